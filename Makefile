@@ -1,0 +1,81 @@
+# keepwatch — build, test, demo, bench.  No CMake: one Makefile, sources found by wildcard.
+#
+#   make            build/keepwatchd and build/keepwatch
+#   make test       install missing packages, build, run every test
+#   make asan|tsan  the same tests under AddressSanitizer+UBSan / ThreadSanitizer
+#   make demo       run the agent on 127.0.0.1 with an example configuration
+#   make bench      benchmarks; figures go to test/bench/RESULTS.md
+#   make deps       install the Debian packages the build and tests need (idempotent)
+
+CXX      ?= g++
+BUILD    ?= build
+SANITIZE ?=
+OPT      ?= -O2
+
+CXXFLAGS := -std=c++20 $(OPT) -g -Wall -Wextra -Werror -pthread -I. -I/usr/include/postgresql \
+            -MMD -MP $(SANITIZE)
+LDFLAGS  := -pthread $(SANITIZE)
+LDLIBS   := -lmicrohttpd -linih -lsystemd -lsodium -lpq
+
+MAINS    := agent/keepwatchd.cpp agent/cli/keepwatch.cpp
+LIB_SRCS := $(filter-out $(MAINS),$(sort $(wildcard agent/*.cpp agent/*/*.cpp checks/*.cpp)))
+TEST_SRCS := $(sort $(shell find test -name '*.cpp' -not -path 'test/fuzz/*' 2>/dev/null))
+
+obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
+LIB_OBJS  := $(call obj,$(LIB_SRCS))
+TEST_OBJS := $(call obj,$(TEST_SRCS))
+
+.PHONY: all test unit asan tsan deps demo bench format format-check clean
+all: $(BUILD)/keepwatchd $(BUILD)/keepwatch
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libkeepwatch.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/keepwatchd: $(call obj,agent/keepwatchd.cpp) $(BUILD)/libkeepwatch.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/keepwatch: $(call obj,agent/cli/keepwatch.cpp) $(BUILD)/libkeepwatch.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/keepwatch_test: $(TEST_OBJS) $(BUILD)/libkeepwatch.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The test runner runs the doctest binary (unit and integration cases) and the shell
+# tests under test/integration/, then prints one "N passed, N failed" line.
+test: deps all $(BUILD)/keepwatch_test
+	test/run $(BUILD)
+
+unit: all $(BUILD)/keepwatch_test
+	$(BUILD)/keepwatch_test
+
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+tsan:
+	$(MAKE) BUILD=build/tsan OPT=-O1 SANITIZE="-fsanitize=thread" test
+
+deps:
+	@packaging/install-deps
+
+demo: deps all
+	test/demo/run $(BUILD)
+
+bench: deps all
+	test/bench/run $(BUILD)
+
+FORMAT_SRCS = $(shell git ls-files '*.cpp' '*.h')
+format:
+	clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,433 @@
+#include "agent/config.h"
+
+#include <ini.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace kw {
+
+void Diagnostics::Error(int line, const std::string& message) {
+  messages_.push_back(file_ + ":" + std::to_string(line) + ": " + message);
+  ++errors_;
+}
+
+void Diagnostics::Warning(int line, const std::string& message) {
+  messages_.push_back(file_ + ":" + std::to_string(line) + ": warning: " + message);
+}
+
+namespace {
+
+// inih (Debian builds it with INI_MAX_LINE 200 and no line numbers in the handler) reads
+// through this reader, which numbers lines, records section headers (inih does not tell
+// the handler about sections without keys), and replaces lines inih would mangle — too
+// long (inih silently truncates), or not INI syntax — by blank lines after reporting
+// them, so that every error in the file is reported with its line.
+struct IniState {
+  std::istringstream in;
+  Diagnostics* diag;
+  std::vector<RawSection>* sections;
+  int line = 0;
+  std::string scratch;
+};
+
+bool ValidSectionName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+// Returns the line with a trailing comment removed the way inih does (';' or '#' at the
+// start, ';' after whitespace elsewhere).
+std::string_view StripComment(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] == ';' && (i == 0 || std::isspace(static_cast<unsigned char>(s[i - 1]))))
+      return Trim(s.substr(0, i));
+  return Trim(s);
+}
+
+void ReadHeader(IniState& st, std::string_view body) {
+  std::string name(Trim(body));
+  if (!ValidSectionName(name)) {
+    st.diag->Error(st.line, "invalid section name [" + name + "]");
+    return;
+  }
+  for (const RawSection& s : *st.sections) {
+    if (s.name == name) {
+      bool is_check = name.rfind("check.", 0) == 0;
+      st.diag->Error(st.line, std::string(is_check ? "duplicate check name '" + name.substr(6) + "'"
+                                                   : "duplicate section [" + name + "]") +
+                                  " (first at line " + std::to_string(s.line) + ")");
+      break;
+    }
+  }
+  st.sections->push_back(RawSection{name, st.line, {}});
+}
+
+char* IniReader(char* str, int num, void* stream) {
+  auto& st = *static_cast<IniState*>(stream);
+  std::string& line = st.scratch;
+  if (!std::getline(st.in, line)) return nullptr;
+  ++st.line;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  std::string_view t = Trim(line);
+  bool pass = true;
+  if (static_cast<int>(line.size()) > num - 2) {
+    st.diag->Error(st.line, "line is " + std::to_string(line.size()) + " characters long; at most " +
+                                std::to_string(num - 2) + " are allowed");
+    pass = false;
+  } else if (t.empty() || t.front() == ';' || t.front() == '#') {
+    pass = true;
+  } else if (std::isspace(static_cast<unsigned char>(line.front()))) {
+    st.diag->Error(st.line, "line starts with whitespace (continuation lines are not supported)");
+    pass = false;
+  } else if (t.front() == '[') {
+    std::string_view body = StripComment(t);
+    if (body.size() < 2 || body.back() != ']') {
+      st.diag->Error(st.line, "section header is missing ']'");
+    } else {
+      ReadHeader(st, body.substr(1, body.size() - 2));
+    }
+    pass = false;  // headers are recorded here; inih need not see them
+  } else if (t.find('=') == std::string_view::npos) {
+    st.diag->Error(st.line, "expected 'key = value' or '[section]'");
+    pass = false;
+  } else if (Trim(t.substr(0, t.find('='))).empty()) {
+    st.diag->Error(st.line, "missing key name before '='");
+    pass = false;
+  }
+  if (!pass) line.clear();
+  line += '\n';
+  std::copy(line.begin(), line.end(), str);
+  str[line.size()] = '\0';
+  return str;
+}
+
+int IniHandler(void* user, const char* /*section*/, const char* name, const char* value) {
+  auto& st = *static_cast<IniState*>(user);
+  if (st.sections->empty()) {
+    st.diag->Error(st.line, std::string("key '") + name + "' is outside of any [section]");
+    return 1;
+  }
+  RawSection& sec = st.sections->back();
+  auto [it, inserted] = sec.keys.emplace(name, Setting{value, st.line});
+  if (!inserted) {
+    st.diag->Error(st.line, std::string("duplicate key '") + name + "' (first at line " +
+                                std::to_string(it->second.line) + ")");
+  }
+  return 1;
+}
+
+}  // namespace
+
+std::vector<RawSection> ReadIniText(const std::string& text, Diagnostics& diag) {
+  std::vector<RawSection> sections;
+  IniState st{std::istringstream(text), &diag, &sections, 0, {}};
+  // The handler never fails and the reader pre-validates, so inih's own return value
+  // adds nothing; every problem is already in diag.
+  ini_parse_stream(IniReader, &st, IniHandler, &st);
+  return sections;
+}
+
+std::vector<RawSection> ReadIni(const std::string& path, Diagnostics& diag) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    diag.Error(0, "cannot open configuration file");
+    return {};
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ReadIniText(ss.str(), diag);
+}
+
+// --- KeyReader ---------------------------------------------------------------------
+
+const Setting* KeyReader::Get(const std::string& key) {
+  auto it = section_.keys.find(key);
+  if (it == section_.keys.end()) return nullptr;
+  used_[key] = true;
+  return &it->second;
+}
+
+int KeyReader::LineOf(const std::string& key) const {
+  auto it = section_.keys.find(key);
+  return it == section_.keys.end() ? section_.line : it->second.line;
+}
+
+void KeyReader::Error(const std::string& key, const std::string& message) {
+  diag_.Error(LineOf(key), key + ": " + message);
+}
+
+void KeyReader::Warning(const std::string& key, const std::string& message) {
+  diag_.Warning(LineOf(key), key + ": " + message);
+}
+
+void KeyReader::SectionError(const std::string& message) {
+  diag_.Error(section_.line, "[" + section_.name + "]: " + message);
+}
+
+std::string KeyReader::String(const std::string& key, const std::string& def) {
+  const Setting* s = Get(key);
+  return s ? s->value : def;
+}
+
+std::string KeyReader::RequiredString(const std::string& key) {
+  const Setting* s = Get(key);
+  if (!s || s->value.empty()) {
+    if (s)
+      Error(key, "must not be empty");
+    else
+      SectionError("missing required key '" + key + "'");
+    return "";
+  }
+  return s->value;
+}
+
+Duration KeyReader::Dur(const std::string& key, Duration def) {
+  const Setting* s = Get(key);
+  if (!s) return def;
+  auto d = ParseDuration(s->value);
+  if (!d.ok()) {
+    Error(key, d.status().message());
+    return def;
+  }
+  if (*d <= Duration::zero()) {
+    Error(key, "must be greater than zero");
+    return def;
+  }
+  return *d;
+}
+
+uint64_t KeyReader::Size(const std::string& key, uint64_t def) {
+  const Setting* s = Get(key);
+  if (!s) return def;
+  auto v = ParseSize(s->value);
+  if (!v.ok()) {
+    Error(key, v.status().message());
+    return def;
+  }
+  return *v;
+}
+
+bool KeyReader::Bool(const std::string& key, bool def) {
+  const Setting* s = Get(key);
+  if (!s) return def;
+  auto v = ParseBool(s->value);
+  if (!v.ok()) {
+    Error(key, v.status().message());
+    return def;
+  }
+  return *v;
+}
+
+long long KeyReader::Int(const std::string& key, long long def, long long min, long long max) {
+  const Setting* s = Get(key);
+  if (!s) return def;
+  auto v = ParseInt(s->value, min, max);
+  if (!v.ok()) {
+    Error(key, v.status().message());
+    return def;
+  }
+  return *v;
+}
+
+HostPort KeyReader::Address(const std::string& key, const HostPort& def, uint16_t default_port) {
+  const Setting* s = Get(key);
+  if (!s) return def;
+  auto v = ParseHostPort(s->value, default_port);
+  if (!v.ok()) {
+    Error(key, v.status().message());
+    return def;
+  }
+  return *v;
+}
+
+HostPort KeyReader::RequiredAddress(const std::string& key, uint16_t default_port) {
+  if (!Has(key)) {
+    SectionError("missing required key '" + key + "'");
+    return {};
+  }
+  return Address(key, {}, default_port);
+}
+
+std::string KeyReader::Choice(const std::string& key, const std::string& def,
+                              const std::vector<std::string>& choices) {
+  const Setting* s = Get(key);
+  if (!s) return def;
+  std::string v(Trim(s->value));
+  if (std::find(choices.begin(), choices.end(), v) != choices.end()) return v;
+  std::string list;
+  for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+  Error(key, "'" + v + "' is not one of: " + list);
+  return def;
+}
+
+std::vector<std::string> KeyReader::List(const std::string& key) {
+  std::vector<std::string> out;
+  const Setting* s = Get(key);
+  if (!s) return out;
+  std::string word;
+  for (char c : s->value + " ") {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == ',') {
+      if (!word.empty()) out.push_back(word);
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  return out;
+}
+
+void KeyReader::Skip(const std::vector<std::string>& keys) {
+  for (const auto& k : keys) used_[k] = true;
+}
+
+void KeyReader::Finish() {
+  for (const auto& [key, setting] : section_.keys)
+    if (!used_.count(key)) diag_.Error(setting.line, "unknown key '" + key + "' in [" + section_.name + "]");
+}
+
+// --- Config ------------------------------------------------------------------------
+
+const char* LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+namespace {
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  std::string h(buf);
+  return h.substr(0, h.find('.'));
+}
+
+void ReadAgent(const RawSection& sec, AgentConfig& a, Diagnostics& diag) {
+  KeyReader r(sec, diag);
+  a.node = r.String("node", a.node);
+  a.listen = r.Address("listen", a.listen, 9201);
+  a.state_dir = r.String("state_dir", a.state_dir);
+  std::string level = r.Choice("log_level", "info", {"debug", "info", "warning", "error"});
+  for (LogLevel l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError})
+    if (level == LogLevelName(l)) a.log_level = l;
+  a.root = r.String("root", a.root);
+  a.max_connections = static_cast<int>(r.Int("max_connections", a.max_connections, 4, 100000));
+  a.max_connections_per_ip =
+      static_cast<int>(r.Int("max_connections_per_ip", a.max_connections_per_ip, 1, 100000));
+  a.connection_timeout = r.Dur("connection_timeout", a.connection_timeout);
+  a.track_dir = r.String("track_dir", a.track_dir);
+  r.Finish();
+}
+
+bool ValidName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+void ReadCheck(const RawSection& sec, Config& cfg, Diagnostics& diag) {
+  CheckConfig c;
+  c.name = sec.name.substr(6);
+  if (!ValidName(c.name)) {
+    diag.Error(sec.line, "check name '" + c.name + "' may only contain letters, digits, '_' and '-'");
+    return;
+  }
+  KeyReader r(sec, diag);  // the common keys only; the type's factory reads the rest
+  c.type = r.RequiredString("type");
+  c.interval = r.Dur("interval", c.interval);
+  c.timeout = r.Dur("timeout", c.timeout);
+  c.rise = static_cast<int>(r.Int("rise", c.rise, 1, 100));
+  c.fall = static_cast<int>(r.Int("fall", c.fall, 1, 100));
+  if (c.interval < milliseconds(100)) r.Error("interval", "must be at least 100ms");
+  c.section = sec;
+  cfg.checks.push_back(std::move(c));
+}
+
+void ReadCluster(const RawSection& sec, ClusterConfig& c, Diagnostics& diag) {
+  KeyReader r(sec, diag);
+  c.present = true;
+  c.line = sec.line;
+  c.name = r.RequiredString("name");
+  c.bind = r.Address("bind", c.bind, 7950);
+  c.key_file = r.RequiredString("key_file");
+  std::string mode = r.Choice("failover", "auto", {"auto", "manual", "off"});
+  c.failover = mode == "manual" ? FailoverMode::kManual
+               : mode == "off"  ? FailoverMode::kOff
+                                : FailoverMode::kAuto;
+  r.Finish();
+}
+
+void ReadMember(const RawSection& sec, Config& cfg, Diagnostics& diag) {
+  MemberConfig m;
+  m.name = sec.name.substr(7);
+  m.line = sec.line;
+  if (!ValidName(m.name)) {
+    diag.Error(sec.line, "member name '" + m.name + "' may only contain letters, digits, '_' and '-'");
+    return;
+  }
+  KeyReader r(sec, diag);
+  m.address = r.RequiredAddress("address", cfg.cluster.bind.port);
+  m.http = r.Address("http", HostPort{m.address.host, 9201}, 9201);
+  m.voter = r.Bool("voter", false);
+  m.postgres = r.Bool("postgres", false);
+  m.priority = static_cast<int>(r.Int("priority", 0, 0, 1000000));
+  r.Finish();
+  cfg.members.push_back(std::move(m));
+}
+
+Config Interpret(std::vector<RawSection> sections, Diagnostics& diag) {
+  Config cfg;
+  cfg.path = diag.file();
+  cfg.agent.node = Hostname();
+  // [cluster] first: members default their port to the cluster's gossip port.
+  for (const RawSection& s : sections)
+    if (s.name == "cluster") ReadCluster(s, cfg.cluster, diag);
+  for (const RawSection& s : sections) {
+    if (s.name == "agent")
+      ReadAgent(s, cfg.agent, diag);
+    else if (s.name == "cluster")
+      continue;
+    else if (s.name.rfind("check.", 0) == 0)
+      ReadCheck(s, cfg, diag);
+    else if (s.name.rfind("member.", 0) == 0)
+      ReadMember(s, cfg, diag);
+    else
+      diag.Error(s.line, "unknown section [" + s.name +
+                             "] (expected [agent], [check.NAME], [cluster] or [member.NAME])");
+  }
+  if (!cfg.members.empty() && !cfg.cluster.present)
+    diag.Error(cfg.members.front().line, "[member." + cfg.members.front().name +
+                                             "] needs a [cluster] section");
+  if (cfg.cluster.present) {
+    if (cfg.members.empty()) diag.Error(cfg.cluster.line, "[cluster] has no [member.NAME] sections");
+    bool self = std::any_of(cfg.members.begin(), cfg.members.end(),
+                            [&](const MemberConfig& m) { return m.name == cfg.agent.node; });
+    if (!cfg.members.empty() && !self)
+      diag.Error(cfg.cluster.line, "this node '" + cfg.agent.node +
+                                       "' is not one of the [member.NAME] sections (set [agent] node)");
+  }
+  return cfg;
+}
+
+}  // namespace
+
+Config LoadConfigText(const std::string& text, Diagnostics& diag) {
+  return Interpret(ReadIniText(text, diag), diag);
+}
+
+Config LoadConfig(const std::string& path, Diagnostics& diag) {
+  std::vector<RawSection> sections = ReadIni(path, diag);
+  return Interpret(std::move(sections), diag);
+}
+
+}  // namespace kw
