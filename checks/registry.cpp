@@ -1,6 +1,7 @@
 #include "checks/registry.h"
 
 #include "checks/http.h"
+#include "checks/postgres.h"
 #include "checks/tcp.h"
 
 namespace kw {
@@ -9,6 +10,7 @@ std::span<const CheckType> CheckTypes() {
   static const CheckType kTypes[] = {
       {"tcp", MakeTcpCheck},
       {"http", MakeHttpCheck},
+      {"postgres", MakePostgresCheck},
   };
   return kTypes;
 }
