@@ -192,15 +192,22 @@ CheckResult InterpretPostgresReply(const PgReply& reply, const PostgresOptions& 
     std::optional<double> age = Num(row, "replay_age");
     // The age of the last replayed transaction grows on an idle primary too; it is lag
     // only while there is WAL left to replay.
-    double lag_seconds = (lag_bytes > 0 && age) ? std::max(0.0, *age) : 0;
-    r.Value("lag_bytes", lag_bytes).Value("lag_seconds", lag_seconds);
+    // Without a replayed transaction since start-up the age is unknown: then no
+    // lag_seconds at all rather than a made-up zero.
+    std::optional<double> lag_seconds;
+    if (lag_bytes == 0)
+      lag_seconds = 0;
+    else if (age)
+      lag_seconds = std::max(0.0, *age);
+    r.Value("lag_bytes", lag_bytes);
+    if (lag_seconds) r.Value("lag_seconds", *lag_seconds);
     if (age) r.Value("replay_age_seconds", *age);
     bool paused = Flag(row, "replay_paused").value_or(false);
     r.Value("replay_paused", paused ? 1 : 0);
     r.detail = "replica, " + (status.empty() ? std::string("no WAL receiver") : status) +
                (host.empty() ? "" : " from " + host + ":" + Text(row, "sender_port")) + tl +
                ", lag " + FormatSize(static_cast<uint64_t>(lag_bytes)) +
-               (lag_bytes > 0 ? " / " + Seconds(lag_seconds) : "") +
+               (lag_bytes > 0 && lag_seconds ? " / " + Seconds(*lag_seconds) : "") +
                (paused ? ", replay paused" : "");
   }
   r.Value("max_lag_bytes", static_cast<double>(options.max_lag))

@@ -210,6 +210,13 @@ TEST_CASE("postgres: a replica's reply: lag in bytes and seconds") {
   behind["latest_end_lsn"] = "90000000";
   CHECK(Val(InterpretPostgresReply(Row(behind), o, 0), "lag_bytes") == 90000000 - 48234496);
 
+  // Behind, but no transaction replayed since start-up: the age is unknown, not zero.
+  PgRow unknown = ReplicaRow();
+  unknown.erase("replay_age");
+  CheckResult u = InterpretPostgresReply(Row(unknown), o, 0);
+  CHECK(u.FindValue("lag_seconds") == nullptr);
+  CHECK(u.detail == "replica, streaming from 127.0.0.1:5432, timeline 3, lag 34 MB");
+
   // No WAL receiver (primary gone, archive recovery): still a replica, not streaming.
   PgRow alone = ReplicaRow();
   for (const char* k :
