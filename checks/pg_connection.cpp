@@ -50,11 +50,12 @@ constexpr int kMaxPollSteps = 100000;
 
 class LibpqConnection final : public PgConnection {
  public:
-  explicit LibpqConnection(std::string conninfo)
-      : conninfo_(std::move(conninfo)), secret_(ConninfoPassword(conninfo_)) {}
+  LibpqConnection(std::string conninfo, Duration max_age)
+      : conninfo_(std::move(conninfo)), secret_(ConninfoPassword(conninfo_)), max_age_(max_age) {}
 
   PgReply QueryRow(const std::string& sql, TimePoint deadline) override {
     bool fresh = false;
+    if (conn_ && SteadyClock::now() - connected_at_ >= max_age_) conn_.reset();
     if (!conn_) {
       PgReply c = Connect(deadline);
       if (!c.ok()) return c;
@@ -94,11 +95,15 @@ class LibpqConnection final : public PgConnection {
     PgConnPtr conn(PQconnectStartParams(keys, vals, /*expand_dbname=*/1));
     if (!conn) return Fail(PgFailure::kOther, "libpq: out of memory");
     if (PQstatus(conn.get()) == CONNECTION_BAD) return FailFromConn(conn.get(), false);
+    // Server notices (a WARNING at shutdown) would go to stderr by default.
+    PQsetNoticeProcessor(
+        conn.get(), [](void*, const char*) {}, nullptr);
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     for (int step = 0; step < kMaxPollSteps; ++step) {
       if (st == PGRES_POLLING_OK) {
         if (PQsetnonblocking(conn.get(), 1) != 0) return FailFromConn(conn.get(), false);
         conn_ = std::move(conn);
+        connected_at_ = SteadyClock::now();
         return PgReply{};
       }
       if (st == PGRES_POLLING_FAILED) return FailFromConn(conn.get(), false);
@@ -122,6 +127,8 @@ class LibpqConnection final : public PgConnection {
         return "timed out connecting (no TCP/socket connection)";
       case CONNECTION_MADE:
       case CONNECTION_AWAITING_RESPONSE:
+      case CONNECTION_SSL_STARTUP:
+      case CONNECTION_GSS_STARTUP:
         return "timed out connecting (connected, but the server did not answer the startup)";
       case CONNECTION_AUTH_OK:
       case CONNECTION_SETENV:
@@ -189,7 +196,9 @@ class LibpqConnection final : public PgConnection {
 
   std::string conninfo_;
   std::optional<std::string> secret_;
+  Duration max_age_;
   PgConnPtr conn_;
+  TimePoint connected_at_{};
 };
 
 }  // namespace
@@ -225,7 +234,7 @@ const char* PgFailureName(PgFailure f) {
 }
 
 std::unique_ptr<PgConnection> LibpqConnector::Make(const std::string& conninfo) const {
-  return std::make_unique<LibpqConnection>(conninfo);
+  return std::make_unique<LibpqConnection>(conninfo, max_age_);
 }
 
 PgFailure ClassifyPgError(std::string_view sqlstate, std::string_view message, bool connected) {
@@ -233,7 +242,8 @@ PgFailure ClassifyPgError(std::string_view sqlstate, std::string_view message, b
   // (libpq keeps no SQLSTATE for them), so the texts are matched first.  They are
   // stable server messages (postmaster.c, miscinit.c, auth.c) from 11 through 17.
   if (Contains(message, "the database system is starting up") ||
-      Contains(message, "not yet accepting connections"))
+      Contains(message, "not yet accepting connections") ||
+      Contains(message, "not accepting connections"))  // 14+: standby with hot_standby=off
     return PgFailure::kStartingUp;
   if (Contains(message, "the database system is shutting down")) return PgFailure::kShuttingDown;
   if (Contains(message, "the database system is in recovery mode")) return PgFailure::kRecovery;

@@ -66,9 +66,18 @@ class PgConnector {
 };
 
 // The real thing, over libpq.  fallback_application_name is "keepwatch".
+//
+// A kept connection is re-made once it is `max_age` old, even when healthy: an open
+// session holds up a smart shutdown (pg_ctl -m smart waits for every session), so the
+// agent must not keep one forever.  With a new connection refused ("shutting down"),
+// the check reports that and holds no session.
 class LibpqConnector final : public PgConnector {
  public:
+  explicit LibpqConnector(Duration max_age = seconds(60)) : max_age_(max_age) {}
   std::unique_ptr<PgConnection> Make(const std::string& conninfo) const override;
+
+ private:
+  Duration max_age_;
 };
 
 // Classifies a libpq/server error from its SQLSTATE (may be empty: libpq's own

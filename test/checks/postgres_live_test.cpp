@@ -12,11 +12,12 @@ using namespace kw::test;
 
 namespace {
 
-std::unique_ptr<Check> CheckFor(const std::string& conninfo, uint64_t max_lag = 16ull << 20) {
+std::unique_ptr<Check> CheckFor(const std::string& conninfo, uint64_t max_lag = 16ull << 20,
+                                Duration max_age = seconds(60)) {
   PostgresOptions o;
   o.conninfo = conninfo;
   o.max_lag = max_lag;
-  return NewPostgresCheck(o, std::make_unique<LibpqConnector>());
+  return NewPostgresCheck(o, std::make_unique<LibpqConnector>(max_age));
 }
 
 double Val(const CheckResult& r, const std::string& k) {
@@ -138,4 +139,98 @@ TEST_CASE("postgres live: roles, LSNs, lag in bytes and seconds, promotion") {
   });
   CHECK(Lab(old, "role") == "primary");
   CHECK(Val(old, "replicas") == 0);
+}
+
+TEST_CASE("postgres live: stopped, restarted, shutting down, frozen, wrong password") {
+  PgCluster::Options opts;
+  opts.replica = false;
+  auto started = PgCluster::Start(opts);
+  REQUIRE_MESSAGE(started.ok(), started.status().message());
+  PgServer& pg = (*started)->primary();
+  auto check = CheckFor(pg.Conninfo());
+  CheckResult up = check->Run(SteadyClock::now() + seconds(2));
+  REQUIRE_MESSAGE(up.outcome == Outcome::kPass, up.detail);
+  CHECK(Lab(up, "role") == "primary");
+
+  SUBCASE("stopped fast, then started: the kept connection is re-made") {
+    REQUIRE(pg.Stop("fast").ok());
+    CheckResult down = check->Run(SteadyClock::now() + seconds(2));
+    CHECK(down.outcome == Outcome::kFail);
+    CHECK(Lab(down, "failure") == "refused");
+    CHECK(down.detail.find("Connection refused") != std::string::npos);
+    REQUIRE(pg.Start().ok());
+    CheckResult back = check->Run(SteadyClock::now() + seconds(2));
+    CHECK_MESSAGE(back.outcome == Outcome::kPass, back.detail);
+    CHECK(Lab(back, "role") == "primary");
+  }
+  SUBCASE("stopped immediate, then crash recovery on start") {
+    REQUIRE(pg.Stop("immediate").ok());
+    CheckResult down = check->Run(SteadyClock::now() + seconds(2));
+    CHECK(down.outcome == Outcome::kFail);
+    CHECK(Lab(down, "failure") == "refused");
+    REQUIRE(pg.Start().ok());
+    CheckResult back =
+        RunUntil(*check, [](const CheckResult& x) { return x.outcome == Outcome::kPass; });
+    CHECK_MESSAGE(back.outcome == Outcome::kPass, back.detail);
+    CHECK(Val(back, "writable") == 1);
+  }
+  SUBCASE("smart shutdown: new connections are told so, the agent does not hold it up") {
+    // A check whose connection is re-made every second (the default is a minute).
+    auto short_lived = CheckFor(pg.Conninfo(), 16ull << 20, seconds(1));
+    REQUIRE(short_lived->Run(SteadyClock::now() + seconds(2)).outcome == Outcome::kPass);
+    std::thread session([&] { (void)pg.Sql("SELECT pg_sleep(3)", seconds(10)); });
+    std::this_thread::sleep_for(milliseconds(300));  // let the session start
+    Status stop = pg.RequestStop("smart");
+    CHECK_MESSAGE(stop.ok(), stop.message());
+    check.reset();  // the default check's session would hold the shutdown for a minute
+    CheckResult fresh = CheckFor(pg.Conninfo())->Run(SteadyClock::now() + seconds(2));
+    CHECK(fresh.outcome == Outcome::kFail);
+    CHECK_MESSAGE(Lab(fresh, "failure") == "shutting_down", fresh.detail);
+    session.join();
+    // Once its connection is a second old the check lets go; the server then stops.
+    CheckResult gone = RunUntil(*short_lived, [](const CheckResult& x) {
+      const std::string* f = x.FindLabel("failure");
+      return f && *f == "refused";
+    });
+    CHECK_MESSAGE(Lab(gone, "failure") == "refused", gone.detail);
+  }
+  SUBCASE("frozen (SIGSTOP): the probe times out by its deadline, then recovers") {
+    pg.Freeze();
+    TimePoint t0 = SteadyClock::now();
+    CheckResult hung = check->Run(t0 + milliseconds(800));
+    double took = ToSeconds(SteadyClock::now() - t0);
+    CHECK(hung.outcome == Outcome::kTimeout);
+    CHECK_MESSAGE(Lab(hung, "failure") == "hung", hung.detail);
+    CHECK(took >= 0.75);
+    CHECK(took < 1.3);
+    // The next probe must connect anew: the frozen postmaster accepts the TCP connection
+    // (the kernel does) but never answers the startup packet.
+    t0 = SteadyClock::now();
+    CheckResult again = check->Run(t0 + milliseconds(800));
+    took = ToSeconds(SteadyClock::now() - t0);
+    CHECK(again.outcome == Outcome::kTimeout);
+    CHECK_MESSAGE(Lab(again, "failure") == "timeout", again.detail);
+    CHECK_MESSAGE(again.detail.find("did not answer the startup") != std::string::npos,
+                  again.detail);
+    CHECK(took < 1.3);
+    pg.Thaw();
+    CheckResult back =
+        RunUntil(*check, [](const CheckResult& x) { return x.outcome == Outcome::kPass; });
+    CHECK_MESSAGE(back.outcome == Outcome::kPass, back.detail);
+  }
+  SUBCASE("wrong password: a clear reason, and the password appears nowhere") {
+    const std::string wrong = "Wr0ng-pa55word-XYZ";
+    auto bad = CheckFor(pg.ConninfoWithPassword(wrong));
+    CheckResult r = bad->Run(SteadyClock::now() + seconds(2));
+    CHECK(r.outcome == Outcome::kFail);
+    CHECK(Lab(r, "failure") == "auth_failed");
+    CHECK_MESSAGE(r.detail.find("password authentication failed") != std::string::npos, r.detail);
+    CHECK(r.detail.find(wrong) == std::string::npos);
+    for (const auto& [k, v] : r.labels) CHECK_MESSAGE(v.find(wrong) == std::string::npos, k);
+    CHECK(Lab(r, "conninfo").find("password") == std::string::npos);
+    // Nor in the server's log (the check never sends it anywhere but the auth exchange).
+    CommandResult log = RunCommand({"cat", pg.log_file()}, seconds(5));
+    CHECK(log.output.find("password authentication failed") != std::string::npos);
+    CHECK(log.output.find(wrong) == std::string::npos);
+  }
 }

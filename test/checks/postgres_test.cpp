@@ -118,6 +118,10 @@ TEST_CASE("postgres: libpq errors are classified into distinct reasons") {
         PgFailure::kStartingUp);
   CHECK(ClassifyPgError("", "FATAL:  the database system is not yet accepting connections",
                         false) == PgFailure::kStartingUp);
+  CHECK(ClassifyPgError("",
+                        "FATAL:  the database system is not accepting connections\nDETAIL:  "
+                        "Hot standby mode is disabled.",
+                        false) == PgFailure::kStartingUp);
   CHECK(ClassifyPgError("", "FATAL:  the database system is shutting down", false) ==
         PgFailure::kShuttingDown);
   CHECK(ClassifyPgError("", "FATAL:  the database system is in recovery mode", false) ==

@@ -181,6 +181,12 @@ Status PgServer::Stop(const std::string& mode) {
   return Check(r, "pg_ctl stop " + name_);
 }
 
+Status PgServer::RequestStop(const std::string& mode) {
+  CommandResult r = RunCommand(
+      AsPostgres({PgBin("pg_ctl"), "-D", data_dir(), "-m", mode, "-W", "stop"}), seconds(20));
+  return Check(r, "pg_ctl stop -W " + name_);
+}
+
 pid_t PgServer::PostmasterPid() const {
   std::ifstream f(data_dir() + "/postmaster.pid");
   long pid = 0;
@@ -293,7 +299,7 @@ Status PgCluster::Init(const Options& options) {
       std::to_string(primary_->port()) +
       "\n"
       "unix_socket_directories = ''\n"
-      "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+      "fsync = off\nfull_page_writes = off\n"
       "shared_buffers = 16MB\nmax_connections = 30\n"
       "wal_level = replica\nmax_wal_senders = 5\nwal_keep_size = 256MB\n"
       "hot_standby = on\nwal_receiver_status_interval = 1s\n"

@@ -47,12 +47,13 @@ class PgServer {
   std::string data_dir() const { return dir_ + "/data"; }
   std::string log_file() const { return dir_ + "/log"; }
 
-  Status Start();                        // pg_ctl start -w
-  Status Stop(const std::string& mode);  // "fast" or "immediate"
-  pid_t PostmasterPid() const;           // 0 when not running
-  std::vector<pid_t> Processes() const;  // postmaster and its children
-  void Freeze();                         // SIGSTOP postmaster and children
-  void Thaw();                           // SIGCONT them
+  Status Start();                               // pg_ctl start -w
+  Status Stop(const std::string& mode);         // "fast" or "immediate"
+  Status RequestStop(const std::string& mode);  // the same without waiting (pg_ctl -W)
+  pid_t PostmasterPid() const;                  // 0 when not running
+  std::vector<pid_t> Processes() const;         // postmaster and its children
+  void Freeze();                                // SIGSTOP postmaster and children
+  void Thaw();                                  // SIGCONT them
   // Runs SQL through psql as postgres; returns trimmed -At output or the error.
   Result<std::string> Sql(const std::string& sql, Duration timeout = seconds(20)) const;
   // The check's conninfo: keepwatch user, password read from the cluster's passfile.
