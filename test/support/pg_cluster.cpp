@@ -2,11 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,10 +34,22 @@ std::vector<std::string> AsPostgres(std::vector<std::string> argv) {
   return out;
 }
 
+struct CommandResult {
+  int exit_code = -1;  // -1 on timeout
+  std::string output;
+};
+
+CommandResult Run(const std::vector<std::string>& argv, Duration timeout) {
+  CommandResult r;
+  r.exit_code = RunCommand(argv, &r.output, timeout);
+  return r;
+}
+
 Status Check(const CommandResult& r, const std::string& what) {
   if (r.exit_code == 0) return Status::Ok();
   return Status::Error(
-      what + (r.timed_out ? " timed out" : " failed (exit " + std::to_string(r.exit_code) + ")") +
+      what +
+      (r.exit_code < 0 ? " timed out" : " failed (exit " + std::to_string(r.exit_code) + ")") +
       ": " + r.output);
 }
 
@@ -98,92 +107,25 @@ rm -rf "$dir"
 
 }  // namespace
 
-CommandResult RunCommand(const std::vector<std::string>& argv, Duration timeout) {
-  CommandResult result;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    result.output = "pipe: " + std::string(std::strerror(errno));
-    return result;
-  }
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    result.output = "fork: " + std::string(std::strerror(errno));
-    return result;
-  }
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
-    dup2(fds[1], 1);
-    dup2(fds[1], 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  TimePoint deadline = SteadyClock::now() + timeout;
-  char buf[4096];
-  for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now()).count();
-    if (left <= 0) {
-      result.timed_out = true;
-      kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    int n = poll(&p, 1, static_cast<int>(left));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) continue;
-    ssize_t got = read(fds[0], buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    result.output.append(buf, static_cast<size_t>(got));
-  }
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  return result;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
 // ---- PgServer ----
 
 Status PgServer::Start() {
-  CommandResult r = RunCommand(
+  CommandResult r = Run(
       AsPostgres({PgBin("pg_ctl"), "-D", data_dir(), "-l", log_file(), "-w", "-t", "60", "start"}),
       seconds(70));
   return Check(r, "pg_ctl start " + name_);
 }
 
 Status PgServer::Stop(const std::string& mode) {
-  CommandResult r = RunCommand(
-      AsPostgres({PgBin("pg_ctl"), "-D", data_dir(), "-m", mode, "-w", "-t", "60", "stop"}),
-      seconds(70));
+  CommandResult r =
+      Run(AsPostgres({PgBin("pg_ctl"), "-D", data_dir(), "-m", mode, "-w", "-t", "60", "stop"}),
+          seconds(70));
   return Check(r, "pg_ctl stop " + name_);
 }
 
 Status PgServer::RequestStop(const std::string& mode) {
-  CommandResult r = RunCommand(
-      AsPostgres({PgBin("pg_ctl"), "-D", data_dir(), "-m", mode, "-W", "stop"}), seconds(20));
+  CommandResult r =
+      Run(AsPostgres({PgBin("pg_ctl"), "-D", data_dir(), "-m", mode, "-W", "stop"}), seconds(20));
   return Check(r, "pg_ctl stop -W " + name_);
 }
 
@@ -223,12 +165,16 @@ void PgServer::Thaw() {
 }
 
 Result<std::string> PgServer::Sql(const std::string& sql, Duration timeout) const {
-  CommandResult r =
-      RunCommand({"psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
-                  std::to_string(port_), "-U", "postgres", "-d", "postgres", "-c", sql},
-                 timeout);
+  CommandResult r = Run({"psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                         std::to_string(port_), "-U", "postgres", "-d", "postgres", "-c", sql},
+                        timeout);
   if (r.exit_code != 0) return Check(r, "psql on " + name_ + " (" + sql + ")");
   return Trimmed(r.output);
+}
+
+std::string PgServer::Log() const {
+  std::ifstream f(log_file());
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
 std::string PgServer::passfile() const { return dir_ + "/../pgpass"; }
@@ -287,9 +233,9 @@ Status PgCluster::Init(const Options& options) {
   mkdir(pdir.c_str(), 0755);
   if (Status s = ChownPostgres(pdir); !s.ok()) return s;
   primary_ = std::make_unique<PgServer>("primary", pdir, FreePort());
-  CommandResult r = RunCommand(AsPostgres({PgBin("initdb"), "-N", "-A", "trust", "-U", "postgres",
-                                           "-D", primary_->data_dir()}),
-                               seconds(120));
+  CommandResult r = Run(AsPostgres({PgBin("initdb"), "-N", "-A", "trust", "-U", "postgres", "-D",
+                                    primary_->data_dir()}),
+                        seconds(120));
   if (Status s = Check(r, "initdb"); !s.ok()) return s;
 
   std::string conf =
@@ -328,10 +274,10 @@ Status PgCluster::Init(const Options& options) {
   mkdir(rdir.c_str(), 0755);
   if (Status s = ChownPostgres(rdir); !s.ok()) return s;
   replica_ = std::make_unique<PgServer>("replica", rdir, FreePort());
-  r = RunCommand(AsPostgres({PgBin("pg_basebackup"), "-h", "127.0.0.1", "-p",
-                             std::to_string(primary_->port()), "-U", "postgres", "-D",
-                             replica_->data_dir(), "-R", "-X", "stream", "-c", "fast"}),
-                 seconds(120));
+  r = Run(AsPostgres({PgBin("pg_basebackup"), "-h", "127.0.0.1", "-p",
+                      std::to_string(primary_->port()), "-U", "postgres", "-D",
+                      replica_->data_dir(), "-R", "-X", "stream", "-c", "fast"}),
+          seconds(120));
   if (Status s = Check(r, "pg_basebackup"); !s.ok()) return s;
   if (Status s =
           AppendFile(replica_->data_dir() + "/postgresql.conf",
@@ -367,7 +313,7 @@ void PgCluster::Teardown() {
       for (pid_t p : s->Processes()) kill(p, SIGKILL);
     }
   }
-  if (!dir_.empty()) RunCommand({"rm", "-rf", dir_}, seconds(60));
+  if (!dir_.empty()) Run({"rm", "-rf", dir_}, seconds(60));
   if (sentinel_fd_ >= 0) close(sentinel_fd_);  // the sentinel finds nothing left and exits
   sentinel_fd_ = -1;
   if (sentinel_pid_ > 0) waitpid(sentinel_pid_, nullptr, 0);

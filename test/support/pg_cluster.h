@@ -22,19 +22,9 @@
 
 #include "agent/clock.h"
 #include "agent/status.h"
+#include "test/support/process.h"
 
 namespace kw::test {
-
-struct CommandResult {
-  int exit_code = -1;  // -1 when killed or not started
-  bool timed_out = false;
-  std::string output;  // stdout and stderr together
-};
-
-// Runs argv (PATH searched), capturing its output, killing it at the timeout.
-CommandResult RunCommand(const std::vector<std::string>& argv, Duration timeout);
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreePort();
 
 extern const char kKeepwatchPassword[];
 
@@ -46,6 +36,7 @@ class PgServer {
   int port() const { return port_; }
   std::string data_dir() const { return dir_ + "/data"; }
   std::string log_file() const { return dir_ + "/log"; }
+  std::string Log() const;  // the server log so far
 
   Status Start();                               // pg_ctl start -w
   Status Stop(const std::string& mode);         // "fast" or "immediate"
