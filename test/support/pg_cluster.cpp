@@ -107,6 +107,14 @@ rm -rf "$dir"
 
 }  // namespace
 
+Result<std::string> SqlAt(int port, const std::string& sql, Duration timeout) {
+  CommandResult r = Run({"psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                         std::to_string(port), "-U", "postgres", "-d", "postgres", "-c", sql},
+                        timeout);
+  if (r.exit_code != 0) return Check(r, "psql on port " + std::to_string(port) + " (" + sql + ")");
+  return Trimmed(r.output);
+}
+
 // ---- PgServer ----
 
 Status PgServer::Start() {
@@ -165,11 +173,7 @@ void PgServer::Thaw() {
 }
 
 Result<std::string> PgServer::Sql(const std::string& sql, Duration timeout) const {
-  CommandResult r = Run({"psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
-                         std::to_string(port_), "-U", "postgres", "-d", "postgres", "-c", sql},
-                        timeout);
-  if (r.exit_code != 0) return Check(r, "psql on " + name_ + " (" + sql + ")");
-  return Trimmed(r.output);
+  return SqlAt(port_, sql, timeout);
 }
 
 std::string PgServer::Log() const {

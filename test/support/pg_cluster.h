@@ -28,6 +28,10 @@ namespace kw::test {
 
 extern const char kKeepwatchPassword[];
 
+// Runs SQL through psql as postgres on 127.0.0.1:port (a server or a proxy in front of
+// one); returns the trimmed -At output or the error.
+Result<std::string> SqlAt(int port, const std::string& sql, Duration timeout = seconds(20));
+
 class PgServer {
  public:
   PgServer(std::string name, std::string dir, int port)
