@@ -62,7 +62,10 @@ struct Verdict {
   std::string reason;
 };
 
-// Why PostgreSQL's role is not known right now, or nullopt when it is.
+// Why PostgreSQL's role is not known right now, or nullopt when it is.  A role needs the
+// check debounced up (rise) and the latest probe passing: a single failed probe takes the
+// role away at once, although `fall` has not yet brought the check down.  Saying 503 early
+// and 200 late is the safe direction for /primary; HAProxy adds its own rise/fall.
 std::optional<std::string> Unknown(const PgView& v) {
   const CheckState& c = *v.check;
   if (!c.has_result) return "no result from the postgres check yet";

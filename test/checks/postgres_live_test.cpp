@@ -74,6 +74,10 @@ TEST_CASE("postgres live: roles, LSNs, lag in bytes and seconds, promotion") {
   CHECK(Val(p, "current_lsn") >= before - 1024 * 1024);
   CHECK(Val(p, "current_lsn") <= after);
   CHECK(p.detail == "primary, writable, timeline 1, 1 of 1 replicas streaming");
+  // One kept connection, named for pg_stat_activity.
+  for (int i = 0; i < 3; ++i) on_primary->Run(SteadyClock::now() + seconds(2));
+  CHECK(*c.primary().Sql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'keepwatch' "
+                         "AND application_name = 'keepwatch'") == "1");
 
   REQUIRE(c.WaitReplicaCaughtUp().ok());
   CheckResult r = on_replica->Run(SteadyClock::now() + seconds(2));
