@@ -129,6 +129,22 @@ TEST_CASE("postgres live: roles, LSNs, lag in bytes and seconds, promotion") {
   CHECK(Val(resumed, "lag_seconds") == 0);
   CHECK(Val(resumed, "replayed_lsn") >= target);
 
+  // A standby that does not accept connections (hot_standby = off: the state of a
+  // replica recovering from archive before consistency) is reported as such.
+  REQUIRE(c.replica().Sql("ALTER SYSTEM SET hot_standby = off").ok());
+  REQUIRE(c.replica().Stop("fast").ok());
+  REQUIRE(c.replica().Start().ok());
+  CheckResult cold = on_replica->Run(SteadyClock::now() + seconds(2));
+  CHECK(cold.outcome == Outcome::kFail);
+  CHECK_MESSAGE(Lab(cold, "failure") == "starting_up", cold.detail);
+  CHECK(cold.detail.find("Hot standby mode is disabled") != std::string::npos);
+  REQUIRE(c.replica().Stop("fast").ok());
+  REQUIRE(RunCommand({"sed", "-i", "/hot_standby/d",
+                      c.replica().data_dir() + "/postgresql.auto.conf"}) == 0);
+  REQUIRE(c.replica().Start().ok());
+  REQUIRE(c.WaitReplicaCaughtUp().ok());
+  CHECK(on_replica->Run(SteadyClock::now() + seconds(2)).outcome == Outcome::kPass);
+
   // Promotion: the replica becomes a writable primary on timeline 2 at once.
   REQUIRE(c.replica().Sql("SELECT pg_promote(true, 30)").ok());
   CheckResult promoted = on_replica->Run(SteadyClock::now() + seconds(2));
