@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "agent/json.h"
+#include "agent/ui.h"
 #include "agent/units.h"
 
 namespace kw {
@@ -120,6 +121,7 @@ Answer HandleRequest(const ApiSources& src, std::string_view method, std::string
     Answer a{200, RenderMetrics(*snap, src, now), "text/plain; version=0.0.4; charset=utf-8"};
     return a;
   }
+  if (path == "/ui") return Answer{200, std::string(StatusPageHtml()), "text/html; charset=utf-8"};
   if (path == "/cluster") {
     if (src.cluster) return src.cluster();
     JsonWriter w;
