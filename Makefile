@@ -6,15 +6,19 @@
 #   make demo       run the agent on 127.0.0.1 with an example configuration
 #   make bench      benchmarks; figures go to test/bench/RESULTS.md
 #   make deps       install the Debian packages the build and tests need (idempotent)
+#   make deb        build dist/keepwatch_<version>_<arch>.deb (out of tree: build/ is untouched)
 
 CXX      ?= g++
 BUILD    ?= build
 SANITIZE ?=
 OPT      ?= -O2
+# Extra flags from the Debian build (dpkg-buildflags: hardening, fortify, relro).
+PKG_CXXFLAGS ?=
+PKG_LDFLAGS  ?=
 
 CXXFLAGS := -std=c++20 $(OPT) -g -Wall -Wextra -Werror -pthread -I. -I/usr/include/postgresql \
-            -MMD -MP $(SANITIZE)
-LDFLAGS  := -pthread $(SANITIZE)
+            -MMD -MP $(SANITIZE) $(PKG_CXXFLAGS)
+LDFLAGS  := -pthread $(SANITIZE) $(PKG_LDFLAGS)
 LDLIBS   := -lmicrohttpd -linih -lsystemd -lsodium -lpq
 
 MAINS    := agent/keepwatchd.cpp agent/cli/keepwatch.cpp
@@ -25,7 +29,7 @@ obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
 LIB_OBJS  := $(call obj,$(LIB_SRCS))
 TEST_OBJS := $(call obj,$(TEST_SRCS))
 
-.PHONY: all test unit asan tsan deps demo bench format format-check clean
+.PHONY: all test unit asan tsan deps demo bench deb format format-check clean
 all: $(BUILD)/keepwatchd $(BUILD)/keepwatch
 
 $(BUILD)/obj/%.o: %.cpp
@@ -67,6 +71,11 @@ demo: deps all
 
 bench: deps all
 	test/bench/run $(BUILD)
+
+# The package is built from a copy of the work tree in a temporary directory, so the
+# repository's build/ and its own objects are never mixed with the package's.
+deb: deps
+	packaging/build-deb dist
 
 FORMAT_SRCS = $(shell git ls-files '*.cpp' '*.h')
 format:
