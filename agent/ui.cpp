@@ -49,6 +49,9 @@ td.num { font-variant-numeric:tabular-nums; white-space:nowrap; }
 .down { color:var(--down); background:var(--down-bg); }
 .unknown { color:var(--unk); background:var(--unk-bg); }
 .empty { padding:12px 14px; color:var(--muted); }
+.tile .v.good { color:var(--up); }
+.tile .v.bad { color:var(--down); }
+tr[data-state="down"] td:first-child { box-shadow:inset 3px 0 0 var(--down); }
 #banner { display:none; padding:10px 14px; border-radius:8px; background:var(--warn-bg); color:var(--warn);
           border:1px solid var(--line); font-weight:500; }
 #banner.show { display:block; }
@@ -156,6 +159,8 @@ function renderStatus(st) {
   $("uptime").textContent = duration(st.uptime_seconds);
   const checks = Array.isArray(st.checks) ? st.checks : [];
   $("passing").textContent = has(st.checks_total) ? text(st.checks_passing) + " / " + st.checks_total : DASH;
+  $("passing").className = "v" + (!has(st.checks_total) ? ""
+                                  : st.checks_passing === st.checks_total ? " good" : " bad");
   const pg = pgCheck(checks);
   const labels = (pg && pg.labels) || {}, values = (pg && pg.values) || {};
   setText("role", st.role || labels.role);
