@@ -35,7 +35,7 @@ namespace kw::gossip {
 
 inline constexpr uint8_t kWireVersion = 1;
 inline constexpr size_t kMaxDatagram = 1400;   // sealed size on the wire
-inline constexpr size_t kSealOverhead = 1 + 24 + 16;  // version + nonce + tag (crypto.h)
+inline constexpr size_t kSealOverhead = 1 + 4 + 24 + 16;  // version, cluster tag, nonce, tag
 inline constexpr size_t kMaxPlaintext = kMaxDatagram - kSealOverhead;
 inline constexpr size_t kMaxName = 63;
 inline constexpr size_t kMaxFailingNames = 8;

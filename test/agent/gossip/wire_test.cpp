@@ -148,7 +148,7 @@ TEST_CASE("gossip wire: the encoder refuses what the decoder would refuse") {
                                "member" + std::to_string(i), SampleState()});
   auto big = Encode(m);
   REQUIRE_FALSE(big.ok());
-  CHECK(big.status().message().find("exceeds 1359") != std::string::npos);
+  CHECK(big.status().message().find("exceeds 1355") != std::string::npos);
 }
 
 TEST_CASE("gossip wire: sixteen full records with worst-case names fit one datagram") {
