@@ -8,6 +8,8 @@ namespace kw::gossip {
 namespace {
 
 constexpr int kJoinFanout = 3;
+// Hearing from nobody for this many probe intervals means we are the isolated one.
+constexpr int kIsolatedAfterIntervals = 3;
 
 Message ProbeMsg(MsgType type, uint32_t id, const std::string& target) {
   Message m;
@@ -49,6 +51,7 @@ Swim::Swim(const SwimConfig& config, std::string self, const std::vector<std::st
   retransmit_limit_ = config_.retransmit_mult * static_cast<int>(std::ceil(std::log10(n + 1.0)));
   queue_.set_limit(retransmit_limit_);
   last_call_ = now;
+  started_ = now;
   next_probe_ = now + Duration(Rand(static_cast<uint64_t>(config_.probe_interval.count())));
   next_gossip_ = now + config_.gossip_interval;
   next_push_pull_ = now + config_.push_pull_interval;
@@ -92,6 +95,26 @@ void Swim::Advance(TimePoint now) {
     for (Member& m : members_)
       if (m.suspicion) m.suspicion->Postpone(gap);
   }
+  // While we hear from nobody we cannot hear refutations either: our suspicions stand
+  // still, exactly as during a pause, and resume when contact does.  Likewise while we
+  // see no more than half the members alive: then we are more likely on the small side
+  // of a partition than watching most of the cluster die at once, and verdicts made
+  // there would spread, stale, when the partition heals.
+  // Coming out of it, every suspicion gets at least the minimum timeout from now: the
+  // refutations we could not hear have only just become possible.
+  if (now > last_call_ && frozen_) {
+    for (Member& m : members_)
+      if (m.suspicion) m.suspicion->Postpone(now - last_call_);
+  }
+  bool frozen = Isolated(now) || InMinority();
+  if (frozen_ && !frozen) {
+    for (Member& m : members_) {
+      if (!m.suspicion) continue;
+      TimePoint earliest = now + suspicion_min_;
+      if (m.suspicion->Deadline() < earliest) m.suspicion->Postpone(earliest - m.suspicion->Deadline());
+    }
+  }
+  frozen_ = frozen;
   if (now > last_call_) last_call_ = now;
 }
 
@@ -107,7 +130,7 @@ TimePoint Swim::NextWakeup() const {
   }
   for (const auto& [id, r] : relays_) t = std::min(t, r.nacked ? r.expires : r.nack_at);
   for (const Member& m : members_)
-    if (m.suspicion) t = std::min(t, m.suspicion->Deadline());
+    if (m.suspicion && !frozen_) t = std::min(t, m.suspicion->Deadline());
   return t;
 }
 
@@ -133,8 +156,10 @@ void Swim::Tick(TimePoint now, Output& out) {
     it = now >= r.expires ? relays_.erase(it) : std::next(it);
   }
 
+  // Frozen, no verdicts at all: a confirmation arriving now would otherwise shorten a
+  // timeout straight into the past.
   for (Member& m : members_) {
-    if (m.suspicion && now >= m.suspicion->Deadline())
+    if (!frozen_ && m.suspicion && now >= m.suspicion->Deadline())
       OnDead(now, m.view.name, m.suspicion_incarnation, self_, out);
   }
 
@@ -157,11 +182,40 @@ void Swim::Tick(TimePoint now, Output& out) {
   }
 }
 
+bool Swim::Isolated(TimePoint now) const {
+  TimePoint last{};
+  for (const Member& m : members_)
+    if (!m.view.self && m.view.last_heard) last = std::max(last, *m.view.last_heard);
+  // Before anything was ever heard (start-up) we count from our own start.
+  if (last == TimePoint{}) last = started_;
+  return now - last > config_.probe_interval * kIsolatedAfterIntervals;
+}
+
+bool Swim::InMinority() const {
+  size_t alive = 0;
+  for (const Member& m : members_)
+    if (m.view.status == MemberStatus::kAlive) ++alive;
+  return alive * 2 <= members_.size() && members_.size() > 2;
+}
+
 // ---- probing ----
 
 void Swim::StartProbe(TimePoint now, Output& out) {
   next_probe_ = now + awareness_.Scale(config_.probe_interval);
   std::string target;
+  // Every other period goes to the suspect we probed longest ago, if any: the probe
+  // carries our accusation (buddy system) and its ack the refutation, so a suspect that
+  // is alive gets several direct chances before its timeout, whatever dissemination
+  // lost on the way.  The other periods keep the round-robin (crash detection time).
+  suspect_turn_ = !suspect_turn_;
+  if (suspect_turn_) {
+    const Member* oldest = nullptr;
+    for (const Member& m : members_)
+      if (m.view.status == MemberStatus::kSuspect &&
+          (oldest == nullptr || m.last_probed < oldest->last_probed))
+        oldest = &m;
+    if (oldest != nullptr) target = oldest->view.name;
+  }
   for (size_t attempts = 0; attempts <= members_.size() && target.empty(); ++attempts) {
     if (probe_pos_ >= probe_order_.size()) {
       probe_order_.clear();
@@ -183,6 +237,7 @@ void Swim::StartProbe(TimePoint now, Output& out) {
   p.timeout = now + awareness_.Scale(config_.probe_timeout);
   p.end = next_probe_;
   probe_ = p;
+  Get(target)->last_probed = now;
   ++counters_.probes;
   Emit(target, ProbeMsg(MsgType::kPing, p.id, target), out);
 }
@@ -192,9 +247,14 @@ void Swim::SendIndirect(TimePoint, Output& out) {
   std::vector<std::string> helpers =
       Pick(config_.indirect_checks, {self_, probe_->target}, /*include_suspect=*/false);
   probe_->expected_nacks = static_cast<int>(helpers.size());
+  // The request carries our accusation, so the helper's ping tells the target (buddy
+  // system through a third party: the direct path may be the broken one).
+  std::optional<Update> claim = ClaimAbout(probe_->target);
   for (const std::string& h : helpers) {
     ++counters_.indirect_probes;
-    Emit(h, ProbeMsg(MsgType::kPingReq, probe_->id, probe_->target), out);
+    Message m = ProbeMsg(MsgType::kPingReq, probe_->id, probe_->target);
+    if (claim) m.updates.push_back(*claim);
+    Emit(h, std::move(m), out);
   }
 }
 
@@ -236,7 +296,7 @@ void Swim::Receive(TimePoint now, const Message& msg, Output& out) {
         ++counters_.ignored;
         break;
       }
-      Emit(msg.sender, ProbeMsg(MsgType::kAck, msg.probe, self_), out);
+      Emit(msg.sender, AckMsg(msg.probe, self_), out);
       break;
     case MsgType::kPingReq: {
       Member* t = Get(msg.target);
@@ -264,7 +324,7 @@ void Swim::Receive(TimePoint now, const Message& msg, Output& out) {
                  msg.target == msg.sender) {
         Relay r = it->second;
         relays_.erase(it);
-        Emit(r.origin, ProbeMsg(MsgType::kAck, r.origin_probe, r.target), out);
+        Emit(r.origin, AckMsg(r.origin_probe, r.target), out);
       }
       break;
     case MsgType::kNack:
@@ -293,8 +353,10 @@ void Swim::MergeRecords(TimePoint now, const Message& msg, Output& out) {
       case MemberStatus::kSuspect:
       case MemberStatus::kDead:
         // A death seen elsewhere may be stale or local to that member's partition: we
-        // only suspect, and let the timeout (or a refutation) decide here.
-        OnSuspect(now, r.member, r.incarnation, msg.sender, out);
+        // only suspect, and let the timeout (or a refutation) decide here.  A record
+        // does not say who first suspected, and may echo our own suspicion back to us,
+        // so it starts a suspicion but never confirms one.
+        OnSuspect(now, r.member, r.incarnation, msg.sender, out, /*confirm=*/false);
         break;
     }
     if (r.state.version != 0) OnState(r.member, r.state);
@@ -311,7 +373,14 @@ void Swim::ApplyUpdate(TimePoint now, const Update& u, Output& out) {
       OnSuspect(now, u.member, u.incarnation, u.from, out);
       break;
     case UpdateKind::kDead:
-      OnDead(now, u.member, u.incarnation, u.from, out);
+      // Every member reaches its own verdict: a death claim from elsewhere is strong
+      // evidence (it starts or confirms a suspicion), never a verdict here by itself.
+      // Otherwise the stale verdicts of a cut-off minority would kill live members the
+      // moment the cut heals, before they could refute.
+      if (u.member == self_)
+        OnDead(now, u.member, u.incarnation, u.from, out);
+      else
+        OnSuspect(now, u.member, u.incarnation, u.from, out);
       break;
     case UpdateKind::kState:
       OnState(u.member, u.state);
@@ -337,17 +406,24 @@ void Swim::OnAlive(TimePoint now, const std::string& member, uint64_t inc, Outpu
 }
 
 void Swim::OnSuspect(TimePoint now, const std::string& member, uint64_t inc,
-                     const std::string& from, Output& out) {
+                     const std::string& from, Output& out, bool confirm) {
   Member* m = Get(member);
-  if (m == nullptr || inc < m->view.incarnation) return;
+  if (m == nullptr) return;
   if (m->view.self) {
+    if (inc < m->view.incarnation) {
+      // A stale accusation: its author missed our refutation.  Say it again (no new
+      // incarnation needed); it rides on our very next message, usually the ack to it.
+      Reannounce();
+      return;
+    }
     awareness_.Apply(1);
     Refute(inc);
     return;
   }
+  if (inc < m->view.incarnation) return;
   if (m->view.status == MemberStatus::kDead) return;
   if (m->view.status == MemberStatus::kSuspect) {
-    if (m->suspicion && m->suspicion->Confirm(from))
+    if (confirm && m->suspicion && m->suspicion->Confirm(from))
       queue_.Push(Update{UpdateKind::kSuspect, member, inc, from, {}});
     return;
   }
@@ -363,13 +439,17 @@ void Swim::OnSuspect(TimePoint now, const std::string& member, uint64_t inc,
 void Swim::OnDead(TimePoint now, const std::string& member, uint64_t inc, const std::string& from,
                   Output& out) {
   Member* m = Get(member);
-  if (m == nullptr || inc < m->view.incarnation) return;
-  if (m->view.status == MemberStatus::kDead) return;
+  if (m == nullptr) return;
   if (m->view.self) {
-    awareness_.Apply(1);
-    Refute(inc);
+    if (inc < m->view.incarnation) {
+      Reannounce();
+    } else {
+      awareness_.Apply(1);
+      Refute(inc);
+    }
     return;
   }
+  if (inc < m->view.incarnation || m->view.status == MemberStatus::kDead) return;
   m->suspicion.reset();
   ++counters_.deaths;
   SetStatus(now, *m, MemberStatus::kDead, inc, out);
@@ -401,6 +481,11 @@ void Swim::Refute(uint64_t accused) {
   queue_.Push(Update{UpdateKind::kAlive, self_, s.view.incarnation, self_, {}});
 }
 
+void Swim::Reannounce() {
+  const Member& s = Self();
+  queue_.Push(Update{UpdateKind::kAlive, self_, s.view.incarnation, self_, {}});
+}
+
 void Swim::SetStatus(TimePoint now, Member& m, MemberStatus s, uint64_t inc, Output& out) {
   if (m.view.status != s) {
     out.events.push_back(MemberEvent{m.view.name, m.view.status, s, inc});
@@ -411,6 +496,25 @@ void Swim::SetStatus(TimePoint now, Member& m, MemberStatus s, uint64_t inc, Out
 }
 
 // ---- sending ----
+
+Message Swim::AckMsg(uint32_t probe, const std::string& target) {
+  // An ack carries the target's incarnation as we know it (ours when we are the target;
+  // what its own ack just told us when we relay).  A prober that missed a refutation,
+  // e.g. behind a one-way cut, learns it from the probe itself.
+  Message m = ProbeMsg(MsgType::kAck, probe, target);
+  const Member* t = Get(target);
+  if (t != nullptr && t->view.status == MemberStatus::kAlive)
+    m.updates.push_back(Update{UpdateKind::kAlive, target, t->view.incarnation, self_, {}});
+  return m;
+}
+
+std::optional<Update> Swim::ClaimAbout(const std::string& name) {
+  const Member* t = Get(name);
+  if (t == nullptr || t->view.status == MemberStatus::kAlive) return std::nullopt;
+  UpdateKind kind =
+      t->view.status == MemberStatus::kSuspect ? UpdateKind::kSuspect : UpdateKind::kDead;
+  return Update{kind, name, t->view.incarnation, self_, {}};
+}
 
 void Swim::Gossip(Output& out) {
   for (const std::string& to : Pick(config_.gossip_nodes, {self_}, true)) {
@@ -450,14 +554,11 @@ void Swim::Emit(const std::string& to, Message msg, Output& out) {
   size_t budget = size < kMaxPlaintext ? kMaxPlaintext - size : 0;
   // Buddy system: a member we suspect (or think dead) hears our claim first, so it can
   // refute on this very message.
-  if (const Member* t = Get(to); t != nullptr && t->view.status != MemberStatus::kAlive) {
-    UpdateKind kind =
-        t->view.status == MemberStatus::kSuspect ? UpdateKind::kSuspect : UpdateKind::kDead;
-    Update claim{kind, to, t->view.incarnation, self_, {}};
-    size_t cs = EncodedSize(claim);
+  if (std::optional<Update> claim = ClaimAbout(to)) {
+    size_t cs = EncodedSize(*claim);
     if (cs <= budget) {
       budget -= cs;
-      msg.updates.push_back(std::move(claim));
+      msg.updates.insert(msg.updates.begin(), std::move(*claim));
     }
   }
   for (Update& u : queue_.Take(budget, to, kMaxUpdates - msg.updates.size()))

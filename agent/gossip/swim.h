@@ -8,14 +8,18 @@
 //
 // Behaviour (memberlist/Lifeguard semantics):
 // - Each probe period one member is pinged, round-robin over a list reshuffled after
-//   every pass (dead members are skipped: they are retried by push-pull every
+//   every pass, except that every other period goes to a suspect when there is one (dead members are skipped: they are retried by push-pull every
 //   reconnect_interval).  No ack within probe_timeout → ping-req through
 //   indirect_checks others, who relay the ack or answer nack.  No ack by the end of the
 //   period → the member is suspected.
 // - Claims carry incarnations.  Alive(i) overrides Suspect/Alive(j) when i > j;
 //   Suspect(i) overrides Alive(j) when i >= j; Dead(i) overrides both when i >= j.  Only
 //   a member raises its own incarnation, to refute a suspicion or death claim about it.
-//   A Dead claim learnt in a full-state exchange only starts a suspicion here.
+//   A Dead claim from another member only starts (or confirms) a suspicion here: each
+//   member declares death by its own timer (so a healed minority's stale verdicts cannot
+//   kill live members before they refute).  A stale
+//   claim against us (older incarnation) makes us re-announce our current Alive, so an
+//   accuser that missed the refutation hears it again before its timeout.
 // - Suspicion timeouts shrink with independent confirmations (suspicion.h); a member's
 //   local health score (awareness) scales its own probe period and timeout.
 // - A message to a member we suspect (or think dead) carries that claim first, so it
@@ -26,6 +30,13 @@
 // - If Tick()/Receive() see the clock jump by more than probe_interval since the last
 //   call, this process was paused: the running probe is abandoned without suspicion and
 //   suspicion deadlines move by the gap (nobody could refute to us while we slept).
+// - A member that has heard from nobody for 3 probe intervals is probably the one cut
+//   off: its suspicion timers stand still (as during a pause) until it hears someone,
+//   so its stale verdicts do not spread when the cut heals.  The same holds while it sees
+//   no more than half of the members alive (the small side of a partition).  A minority
+//   of survivors therefore shows the others as suspect, not dead: it cannot tell.
+// - Acks carry the target's Alive(incarnation), so a prober that missed a refutation
+//   (say behind a one-way cut, hearing the target only through ping-req) learns it.
 //
 // Membership is the static list given to the constructor; Receive() ignores a message
 // whose sender is not in it.  Not thread-safe: one owner thread.
@@ -139,6 +150,7 @@ class Swim {
     MemberView view;
     std::unique_ptr<Suspicion> suspicion;
     uint64_t suspicion_incarnation = 0;
+    TimePoint last_probed{};
   };
   struct Probe {
     std::string target;
@@ -173,11 +185,17 @@ class Swim {
   void ApplyUpdate(TimePoint now, const Update& u, Output& out);
   void OnAlive(TimePoint now, const std::string& member, uint64_t inc, Output& out);
   void OnSuspect(TimePoint now, const std::string& member, uint64_t inc, const std::string& from,
-                 Output& out);
+                 Output& out, bool confirm = true);
   void OnDead(TimePoint now, const std::string& member, uint64_t inc, const std::string& from,
               Output& out);
   void OnState(const std::string& member, const NodeState& state);
+  Message AckMsg(uint32_t probe, const std::string& target);
+  // Our suspect/dead claim about a member, or nothing when we think it alive.
+  std::optional<Update> ClaimAbout(const std::string& name);
+  bool Isolated(TimePoint now) const;
+  bool InMinority() const;
   void Refute(uint64_t accused);
+  void Reannounce();
   void SetStatus(TimePoint now, Member& m, MemberStatus s, uint64_t inc, Output& out);
   // Queues msg to `to` with as many piggybacked updates as fit.
   void Emit(const std::string& to, Message msg, Output& out);
@@ -206,7 +224,10 @@ class Swim {
   TimePoint next_push_pull_{};
   TimePoint next_reconnect_{};
   TimePoint last_call_{};
+  TimePoint started_{};
   bool joined_ = false;
+  bool suspect_turn_ = false;
+  bool frozen_ = false;  // isolated or in a minority at the last call
   std::map<std::string, TimePoint> last_reply_;  // push-pull replies, rate limit
   SwimCounters counters_;
 };
