@@ -96,17 +96,14 @@ void Swim::Advance(TimePoint now) {
       if (m.suspicion) m.suspicion->Postpone(gap);
   }
   // While we hear from nobody we cannot hear refutations either: our suspicions stand
-  // still, exactly as during a pause, and resume when contact does.  Likewise while we
-  // see no more than half the members alive: then we are more likely on the small side
-  // of a partition than watching most of the cluster die at once, and verdicts made
-  // there would spread, stale, when the partition heals.
+  // still, exactly as during a pause, and resume when contact does.
   // Coming out of it, every suspicion gets at least the minimum timeout from now: the
   // refutations we could not hear have only just become possible.
   if (now > last_call_ && frozen_) {
     for (Member& m : members_)
       if (m.suspicion) m.suspicion->Postpone(now - last_call_);
   }
-  bool frozen = Isolated(now) || InMinority();
+  bool frozen = Isolated(now);
   if (frozen_ && !frozen) {
     for (Member& m : members_) {
       if (!m.suspicion) continue;
@@ -189,13 +186,6 @@ bool Swim::Isolated(TimePoint now) const {
   // Before anything was ever heard (start-up) we count from our own start.
   if (last == TimePoint{}) last = started_;
   return now - last > config_.probe_interval * kIsolatedAfterIntervals;
-}
-
-bool Swim::InMinority() const {
-  size_t alive = 0;
-  for (const Member& m : members_)
-    if (m.view.status == MemberStatus::kAlive) ++alive;
-  return alive * 2 <= members_.size() && members_.size() > 2;
 }
 
 // ---- probing ----

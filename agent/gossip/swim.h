@@ -32,9 +32,8 @@
 //   suspicion deadlines move by the gap (nobody could refute to us while we slept).
 // - A member that has heard from nobody for 3 probe intervals is probably the one cut
 //   off: its suspicion timers stand still (as during a pause) until it hears someone,
-//   so its stale verdicts do not spread when the cut heals.  The same holds while it sees
-//   no more than half of the members alive (the small side of a partition).  A minority
-//   of survivors therefore shows the others as suspect, not dead: it cannot tell.
+//   so its stale verdicts do not spread when the cut heals.  A last survivor therefore
+//   shows the others as suspect, not dead: it cannot tell.
 // - Acks carry the target's Alive(incarnation), so a prober that missed a refutation
 //   (say behind a one-way cut, hearing the target only through ping-req) learns it.
 //
@@ -193,7 +192,6 @@ class Swim {
   // Our suspect/dead claim about a member, or nothing when we think it alive.
   std::optional<Update> ClaimAbout(const std::string& name);
   bool Isolated(TimePoint now) const;
-  bool InMinority() const;
   void Refute(uint64_t accused);
   void Reannounce();
   void SetStatus(TimePoint now, Member& m, MemberStatus s, uint64_t inc, Output& out);
@@ -227,7 +225,7 @@ class Swim {
   TimePoint started_{};
   bool joined_ = false;
   bool suspect_turn_ = false;
-  bool frozen_ = false;  // isolated or in a minority at the last call
+  bool frozen_ = false;  // isolated at the last call
   std::map<std::string, TimePoint> last_reply_;  // push-pull replies, rate limit
   SwimCounters counters_;
 };

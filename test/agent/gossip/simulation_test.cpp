@@ -1,5 +1,6 @@
 // Seeded simulation runs of the gossip state machine (see sim.h for the scenarios and
-// invariants).  KW_SIM_RUNS=N sets the number of runs; KW_SIM_SEED=S replays one seed.
+// invariants).  KW_SIM_RUNS=N sets the number of runs, KW_SIM_FIRST=S the first seed;
+// KW_SIM_SEED=S replays one seed (KW_SIM_TRACE=1 prints every membership change).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -47,8 +48,9 @@ double Percentile(std::vector<double> v, double q) {
 }  // namespace
 
 TEST_CASE("gossip simulation: seeded runs under loss, delay, partitions, crashes, pauses") {
-  uint64_t first = EnvOr("KW_SIM_SEED", 1);
-  uint64_t runs = std::getenv("KW_SIM_SEED") ? 1 : EnvOr("KW_SIM_RUNS", kDefaultRuns);
+  bool replay = EnvOr("KW_SIM_SEED", 0) != 0;
+  uint64_t first = replay ? EnvOr("KW_SIM_SEED", 1) : EnvOr("KW_SIM_FIRST", 1);
+  uint64_t runs = replay ? 1 : EnvOr("KW_SIM_RUNS", kDefaultRuns);
   auto t0 = std::chrono::steady_clock::now();
   std::map<std::string, int> per_scenario;
   std::vector<double> detect_all, converge;
