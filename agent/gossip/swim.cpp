@@ -77,6 +77,8 @@ std::vector<MemberView> Swim::Members() const {
 void Swim::SetLocalState(const NodeState& state) {
   Member& s = Self();
   NodeState ns = state;
+  ns.version = s.view.state.version;
+  if (ns == s.view.state) return;  // unchanged: nothing to disseminate
   ns.version = s.view.state.version + 1;
   s.view.state = ns;
   queue_.Push(Update{UpdateKind::kState, self_, s.view.incarnation, self_, ns});

@@ -129,7 +129,8 @@ class Swim {
   // The earliest time Tick() has something to do (never more than gossip_interval away).
   TimePoint NextWakeup() const;
 
-  // Replaces our node state (its version is assigned here) and disseminates it.
+  // Replaces our node state (its version is assigned here) and disseminates it; a state
+  // equal to the current one (version aside) changes nothing.
   void SetLocalState(const NodeState& state);
 
   bool IsMember(const std::string& name) const { return index_.count(name) != 0; }
