@@ -1,6 +1,7 @@
 #include "checks/registry.h"
 
 #include "checks/http.h"
+#include "checks/ocfs2.h"
 #include "checks/tcp.h"
 
 namespace kw {
@@ -9,6 +10,7 @@ std::span<const CheckType> CheckTypes() {
   static const CheckType kTypes[] = {
       {"tcp", MakeTcpCheck},
       {"http", MakeHttpCheck},
+      {"ocfs2", MakeOcfs2Check},
   };
   return kTypes;
 }
@@ -24,7 +26,8 @@ std::vector<BuiltCheck> BuildChecks(const Config& cfg, const CheckEnv& env, Diag
     if (!type) {
       if (!c.type.empty()) {
         std::string known;
-        for (const CheckType& t : CheckTypes()) known += (known.empty() ? "" : ", ") + std::string(t.name);
+        for (const CheckType& t : CheckTypes())
+          known += (known.empty() ? "" : ", ") + std::string(t.name);
         keys.Error("type", "unknown check type '" + c.type + "' (known: " + known + ")");
       }
       continue;  // its other keys cannot be judged without a type
