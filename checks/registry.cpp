@@ -26,8 +26,7 @@ std::vector<BuiltCheck> BuildChecks(const Config& cfg, const CheckEnv& env, Diag
     if (!type) {
       if (!c.type.empty()) {
         std::string known;
-        for (const CheckType& t : CheckTypes())
-          known += (known.empty() ? "" : ", ") + std::string(t.name);
+        for (const CheckType& t : CheckTypes()) known += (known.empty() ? "" : ", ") + std::string(t.name);
         keys.Error("type", "unknown check type '" + c.type + "' (known: " + known + ")");
       }
       continue;  // its other keys cannot be judged without a type
