@@ -1,6 +1,7 @@
 #include "checks/registry.h"
 
 #include "checks/http.h"
+#include "checks/iscsi.h"
 #include "checks/ocfs2.h"
 #include "checks/tcp.h"
 
@@ -11,6 +12,7 @@ std::span<const CheckType> CheckTypes() {
       {"tcp", MakeTcpCheck},
       {"http", MakeHttpCheck},
       {"ocfs2", MakeOcfs2Check},
+      {"iscsi", MakeIscsiCheck},
   };
   return kTypes;
 }
