@@ -3,6 +3,7 @@
 #include "checks/http.h"
 #include "checks/iscsi.h"
 #include "checks/ocfs2.h"
+#include "checks/odoo.h"
 #include "checks/tcp.h"
 
 namespace kw {
@@ -13,6 +14,7 @@ std::span<const CheckType> CheckTypes() {
       {"http", MakeHttpCheck},
       {"ocfs2", MakeOcfs2Check},
       {"iscsi", MakeIscsiCheck},
+      {"odoo", MakeOdooCheck},
   };
   return kTypes;
 }
