@@ -1,5 +1,6 @@
 #include "checks/registry.h"
 
+#include "checks/haproxy.h"
 #include "checks/http.h"
 #include "checks/iscsi.h"
 #include "checks/ocfs2.h"
@@ -15,6 +16,7 @@ std::span<const CheckType> CheckTypes() {
       {"ocfs2", MakeOcfs2Check},
       {"iscsi", MakeIscsiCheck},
       {"odoo", MakeOdooCheck},
+      {"haproxy", MakeHaproxyCheck},
   };
   return kTypes;
 }
