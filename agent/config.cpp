@@ -12,12 +12,21 @@
 namespace kw {
 
 void Diagnostics::Error(int line, const std::string& message) {
-  messages_.push_back(file_ + ":" + std::to_string(line) + ": " + message);
+  messages_.emplace_back(line, file_ + ":" + std::to_string(line) + ": " + message);
   ++errors_;
 }
 
 void Diagnostics::Warning(int line, const std::string& message) {
-  messages_.push_back(file_ + ":" + std::to_string(line) + ": warning: " + message);
+  messages_.emplace_back(line, file_ + ":" + std::to_string(line) + ": warning: " + message);
+}
+
+std::vector<std::string> Diagnostics::messages() const {
+  auto sorted = messages_;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (auto& m : sorted) out.push_back(std::move(m.second));
+  return out;
 }
 
 namespace {
@@ -54,10 +63,13 @@ void ReadHeader(IniState& st, std::string_view body) {
   std::string name(Trim(body));
   if (!ValidSectionName(name)) {
     st.diag->Error(st.line, "invalid section name [" + name + "]");
+    st.sections->push_back(RawSection{name, st.line, {}, true});  // its keys go nowhere
     return;
   }
+  bool duplicate = false;
   for (const RawSection& s : *st.sections) {
-    if (s.name == name) {
+    if (s.name == name && !s.ignored) {
+      duplicate = true;
       bool is_check = name.rfind("check.", 0) == 0;
       st.diag->Error(st.line, std::string(is_check ? "duplicate check name '" + name.substr(6) + "'"
                                                    : "duplicate section [" + name + "]") +
@@ -65,7 +77,7 @@ void ReadHeader(IniState& st, std::string_view body) {
       break;
     }
   }
-  st.sections->push_back(RawSection{name, st.line, {}});
+  st.sections->push_back(RawSection{name, st.line, {}, duplicate});
 }
 
 char* IniReader(char* str, int num, void* stream) {
@@ -391,9 +403,11 @@ Config Interpret(std::vector<RawSection> sections, Diagnostics& diag) {
   cfg.agent.node = Hostname();
   // [cluster] first: members default their port to the cluster's gossip port.
   for (const RawSection& s : sections)
-    if (s.name == "cluster") ReadCluster(s, cfg.cluster, diag);
+    if (s.name == "cluster" && !s.ignored) ReadCluster(s, cfg.cluster, diag);
   for (const RawSection& s : sections) {
-    if (s.name == "agent")
+    if (s.ignored)
+      continue;
+    else if (s.name == "agent")
       ReadAgent(s, cfg.agent, diag);
     else if (s.name == "cluster")
       continue;

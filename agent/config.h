@@ -30,13 +30,13 @@ class Diagnostics {
   void Warning(int line, const std::string& message);
   bool ok() const { return errors_ == 0; }
   int errors() const { return errors_; }
-  // Errors and warnings in the order found, each "FILE:LINE: message" (warnings say so).
-  const std::vector<std::string>& messages() const { return messages_; }
+  // Errors and warnings ordered by line, each "FILE:LINE: message" (warnings say so).
+  std::vector<std::string> messages() const;
   const std::string& file() const { return file_; }
 
  private:
   std::string file_;
-  std::vector<std::string> messages_;
+  std::vector<std::pair<int, std::string>> messages_;  // (line, text) in the order found
   int errors_ = 0;
 };
 
@@ -49,6 +49,7 @@ struct RawSection {
   std::string name;  // "agent", "check.postgres", ...
   int line = 0;      // line of the [header]
   std::map<std::string, Setting> keys;
+  bool ignored = false;  // a duplicate or badly named section: reported, then skipped
 };
 
 // Reads the INI file.  Returns sections in file order; errors go to diag.

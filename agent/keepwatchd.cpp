@@ -1,1 +1,63 @@
-int main() { return 0; }
+// keepwatchd: parse arguments, load and validate the configuration, run the agent.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "agent/config.h"
+#include "agent/daemon.h"
+#include "agent/version.h"
+#include "checks/registry.h"
+
+namespace {
+
+void Usage(FILE* to) {
+  std::fprintf(to,
+               "usage: keepwatchd [-c FILE] [--check-config] [--version]\n"
+               "  -c, --config FILE   configuration (default /etc/keepwatch/keepwatch.ini)\n"
+               "  --check-config      validate the configuration, print FILE:LINE: errors, exit 0/1\n"
+               "  --version           print the version\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string path = "/etc/keepwatch/keepwatch.ini";
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "-c" || a == "--config") && i + 1 < argc) {
+      path = argv[++i];
+    } else if (a == "--check-config") {
+      check_only = true;
+    } else if (a == "--version") {
+      std::printf("keepwatchd %s\n", kw::kVersion);
+      return 0;
+    } else if (a == "-h" || a == "--help") {
+      Usage(stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "keepwatchd: unknown argument '%s'\n", a.c_str());
+      Usage(stderr);
+      return 2;
+    }
+  }
+  kw::Diagnostics diag(path);
+  kw::Config cfg = kw::LoadConfig(path, diag);
+  kw::RealClock clock;
+  kw::CheckEnv env{&clock, cfg.agent.root};
+  std::vector<kw::BuiltCheck> checks = kw::BuildChecks(cfg, env, diag);
+  for (const std::string& m : diag.messages()) std::fprintf(stderr, "%s\n", m.c_str());
+  if (!diag.ok()) {
+    std::fprintf(stderr, "%s: %d error%s; not starting\n", path.c_str(), diag.errors(),
+                 diag.errors() == 1 ? "" : "s");
+    return 1;
+  }
+  if (check_only) {
+    std::printf("%s: OK (%zu checks)\n", path.c_str(), cfg.checks.size());
+    return 0;
+  }
+  kw::BlockStopSignals();
+  auto log = kw::MakeLogger(cfg.agent.log_level);
+  auto notifier = kw::MakeSystemdNotifier();
+  return kw::RunDaemon(cfg, std::move(checks), *log, *notifier);
+}

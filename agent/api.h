@@ -1,0 +1,37 @@
+// The HTTP endpoint table (DESIGN.md "External contract"), as a pure function from a
+// request to an Answer.  The HTTP server (agent/http_server.h) only moves bytes; every
+// decision about status codes and bodies is made here, reading published state only.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "agent/roles.h"
+#include "agent/snapshot.h"
+
+namespace kw {
+
+// Where the API reads from.  Every member is safe to call from HTTP threads.
+struct ApiSources {
+  const SnapshotBox* snapshots = nullptr;
+  std::string node;
+  std::string version;
+  // True while the agent's own loops make progress (/liveness).
+  std::function<bool()> live;
+  // /cluster; unset while no [cluster] is configured.
+  std::function<Answer()> cluster;
+  // Appends further Prometheus lines (HTTP counters, gossip) to /metrics.
+  std::vector<std::function<void(std::string&)>> metrics;
+  // Adds fields to the /status object (the writer is inside it, before its end).
+  std::vector<std::function<void(class JsonWriter&)>> status;
+};
+
+// method: "GET", "HEAD", "OPTIONS", anything else → 405.  Unknown path → 404.
+Answer HandleRequest(const ApiSources& src, std::string_view method, std::string_view path,
+                     const Query& query);
+
+// Prometheus text exposition of the checks and the agent.
+std::string RenderMetrics(const Snapshot& snap, const ApiSources& src, TimePoint now);
+
+}  // namespace kw

@@ -1,0 +1,141 @@
+#include "agent/cli/client.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "agent/http_client.h"
+#include "agent/json.h"
+#include "agent/units.h"
+#include "agent/version.h"
+
+namespace kw {
+namespace {
+
+constexpr int kOk = 0, kNo = 1, kUnreachable = 2;
+
+const char* kUsage =
+    "usage: keepwatch [--url URL] [--timeout DURATION] [-q] COMMAND\n"
+    "commands:\n"
+    "  check NAME   exit 0 when the agent answers 200 for NAME (a check name, or a role:\n"
+    "               primary, replica, read-only, health, liveness, readiness), 1 otherwise,\n"
+    "               2 when the agent cannot be reached\n"
+    "  status       a table of the agent's checks\n"
+    "  version      print the client's version\n"
+    "defaults: --url http://127.0.0.1:9201 --timeout 1s\n";
+
+// GET base+path; an unreachable agent or bad URL prints why and yields nullopt.
+std::optional<HttpResponse> Get(const ClientOptions& o, const std::string& path, FILE* err) {
+  auto url = ParseUrl(o.url);
+  if (!url.ok()) {
+    std::fprintf(err, "keepwatch: %s\n", url.status().message().c_str());
+    return std::nullopt;
+  }
+  std::string base = url->path == "/" ? "" : url->path;
+  HttpRequest req;
+  req.path = base + path;
+  auto resp = HttpCall(url->host, req, SteadyClock::now() + o.timeout);
+  if (!resp.ok()) {
+    std::fprintf(err, "keepwatch: %s: %s\n", o.url.c_str(), resp.status().message().c_str());
+    return std::nullopt;
+  }
+  return std::move(resp.value());
+}
+
+bool IsRoleName(const std::string& n) {
+  for (const char* r : {"primary", "replica", "read-only", "read-write", "standby", "master",
+                        "health", "liveness", "readiness"})
+    if (n == r) return true;
+  return false;
+}
+
+std::string Pad(std::string s, size_t w) {
+  if (s.size() < w) s.resize(w, ' ');
+  return s;
+}
+
+}  // namespace
+
+int CmdCheck(const ClientOptions& o, const std::string& name, FILE* out, FILE* err) {
+  std::string path = IsRoleName(name) ? "/" + name : "/check/" + name;
+  auto resp = Get(o, path, err);
+  if (!resp) return kUnreachable;
+  if (resp->status == 404) {
+    std::fprintf(err, "keepwatch: the agent has no check '%s'\n", name.c_str());
+    return kUnreachable;
+  }
+  if (!o.quiet) {
+    auto j = ParseJson(resp->body);
+    std::string why = j.ok() ? (*j)["detail"].str + (*j)["reason"].str : "";
+    std::fprintf(out, "%s: %s%s%s\n", name.c_str(), resp->status == 200 ? "ok" : "FAILING",
+                 why.empty() ? "" : " - ", why.c_str());
+  }
+  return resp->status == 200 ? kOk : kNo;
+}
+
+int CmdStatus(const ClientOptions& o, FILE* out, FILE* err) {
+  auto resp = Get(o, "/status", err);
+  if (!resp) return kUnreachable;
+  auto j = ParseJson(resp->body);
+  if (resp->status != 200 || !j.ok()) {
+    std::fprintf(err, "keepwatch: unexpected answer from %s/status (HTTP %d)\n", o.url.c_str(),
+                 resp->status);
+    return kUnreachable;
+  }
+  const Json& s = *j;
+  std::fprintf(out, "node %s  keepwatchd %s  up %s  %s\n", s["node"].str.c_str(),
+               s["version"].str.c_str(),
+               FormatDuration(std::chrono::seconds(static_cast<long long>(s["uptime_seconds"].num))).c_str(),
+               s["ready"].b ? "ready" : "NOT READY (waiting for first results)");
+  if (!s["role"].IsNull()) std::fprintf(out, "role %s\n", s["role"].str.c_str());
+  std::fprintf(out, "\n%s%s%s%s%s\n", Pad("CHECK", 16).c_str(), Pad("TYPE", 10).c_str(),
+               Pad("STATE", 9).c_str(), Pad("SINCE", 22).c_str(), "DETAIL");
+  for (const Json& c : s["checks"].arr) {
+    std::string state = c["state"].str;
+    if (c["stuck"].b) state += "*";
+    std::fprintf(out, "%s%s%s%s%s%s\n", Pad(c["name"].str, 16).c_str(), Pad(c["type"].str, 10).c_str(),
+                 Pad(state, 9).c_str(), Pad(c["since"].str, 22).c_str(),
+                 c["outcome"].IsNull() ? "" : (c["outcome"].str + ": ").c_str(), c["detail"].str.c_str());
+  }
+  return kOk;
+}
+
+int RunClient(const std::vector<std::string>& args, FILE* out, FILE* err) {
+  ClientOptions o;
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--url" && i + 1 < args.size()) {
+      o.url = args[++i];
+    } else if (a == "--timeout" && i + 1 < args.size()) {
+      auto d = ParseDuration(args[++i]);
+      if (!d.ok()) {
+        std::fprintf(err, "keepwatch: --timeout: %s\n", d.status().message().c_str());
+        return kUnreachable;
+      }
+      o.timeout = *d;
+    } else if (a == "-q" || a == "--quiet") {
+      o.quiet = true;
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, out);
+      return kOk;
+    } else {
+      break;
+    }
+  }
+  if (i >= args.size()) {
+    std::fputs(kUsage, err);
+    return kUnreachable;
+  }
+  const std::string& cmd = args[i];
+  size_t rest = args.size() - i - 1;
+  if (cmd == "check" && rest == 1) return CmdCheck(o, args[i + 1], out, err);
+  if (cmd == "status" && rest == 0) return CmdStatus(o, out, err);
+  if (cmd == "version" && rest == 0) {
+    std::fprintf(out, "keepwatch %s\n", kVersion);
+    return kOk;
+  }
+  std::fprintf(err, "keepwatch: bad command line\n%s", kUsage);
+  return kUnreachable;
+}
+
+}  // namespace kw

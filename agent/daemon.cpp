@@ -1,0 +1,127 @@
+#include "agent/daemon.h"
+
+#include <signal.h>
+
+#include <random>
+#include <thread>
+
+#include "agent/http_client.h"
+#include "agent/http_server.h"
+#include "agent/scheduler.h"
+#include "agent/version.h"
+
+namespace kw {
+namespace {
+
+constexpr Duration kStallLimit = seconds(2);  // the scheduler goes round every 500ms
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+// Logs each debounced change once, and keeps systemd's STATUS= line current.
+PublishHook LogAndStatus(Logger& log, Notifier& notifier) {
+  auto last_line = std::make_shared<std::string>();
+  return [&log, &notifier, last_line](const Snapshot& snap, const std::vector<Transition>& changes) {
+    for (const Transition& t : changes) {
+      const char* now = t.new_up ? "up" : "down";
+      std::string msg = "check " + t.check + ": " +
+                        (t.first ? std::string("first result ") + now
+                                 : std::string(t.old_up ? "up" : "down") + " -> " + now) +
+                        " (" + t.detail + ")";
+      log.Log(t.new_up || t.first ? LogLevel::kInfo : LogLevel::kWarning, msg,
+              {{"CHECK", t.check},
+               {"OLD_STATE", t.first ? "unknown" : (t.old_up ? "up" : "down")},
+               {"NEW_STATE", now}});
+    }
+    std::string line = StatusLine(snap);
+    if (line != *last_line) {
+      *last_line = line;
+      notifier.Notify("STATUS=" + line);
+    }
+  };
+}
+
+// The HTTP loop is making progress if it answers /liveness on its own socket.
+bool HttpAnswers(const HostPort& bound) {
+  HostPort to = bound;
+  if (to.host == "0.0.0.0") to.host = "127.0.0.1";
+  if (to.host == "::") to.host = "::1";
+  HttpRequest req;
+  req.path = "/liveness";
+  auto resp = HttpCall(to, req, SteadyClock::now() + seconds(1), 4096);
+  return resp.ok() && resp->status == 200;
+}
+
+}  // namespace
+
+void BlockStopSignals() {
+  sigset_t set = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, Notifier& notifier) {
+  RealClock clock;
+  SnapshotBox box(std::make_shared<Snapshot>());
+  Scheduler scheduler(std::move(checks), clock, box, std::random_device{}());
+  scheduler.OnPublish(LogAndStatus(log, notifier));
+
+  ApiSources src;
+  src.snapshots = &box;
+  src.node = cfg.agent.node;
+  src.version = kVersion;
+  src.live = [&] { return clock.Now() - scheduler.heartbeat() < kStallLimit; };
+  std::unique_ptr<HttpServer> server;
+  src.metrics.push_back([&](std::string& out) { server->AppendMetrics(out); });
+
+  auto started = HttpServer::Start(cfg.agent, src);
+  if (!started.ok()) {
+    log.Log(LogLevel::kError, started.status().message());
+    return 1;
+  }
+  server = std::move(started.value());
+  std::thread sched_thread([&] { scheduler.Run(); });
+  log.Log(LogLevel::kInfo, "keepwatchd " + std::string(kVersion) + " node " + cfg.agent.node +
+                               " listening on http://" + server->bound().ToString() + " with " +
+                               std::to_string(box.Get()->checks.size()) + " checks");
+
+  const Duration watchdog = notifier.WatchdogInterval();
+  TimePoint last_ping{};
+  bool ready = false;
+  sigset_t stop = StopSignals();
+  for (;;) {
+    timespec tick{0, 100 * 1000 * 1000};
+    int sig = sigtimedwait(&stop, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      log.Log(LogLevel::kInfo, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+      break;
+    }
+    TimePoint now = clock.Now();
+    if (!ready && box.Get()->AllHaveResults()) {
+      ready = true;
+      notifier.Notify("READY=1\nSTATUS=" + StatusLine(*box.Get()));
+      log.Log(LogLevel::kInfo, "ready: every check has a first result");
+    }
+    if (watchdog > Duration::zero() && now - last_ping >= watchdog / 2) {
+      // Only while both loops really make progress; otherwise systemd restarts us.
+      if (now - scheduler.heartbeat() < kStallLimit && HttpAnswers(server->bound())) {
+        notifier.Notify("WATCHDOG=1");
+        last_ping = now;
+      } else {
+        log.Log(LogLevel::kError, "watchdog: scheduler or HTTP loop stalled; not pinging");
+      }
+    }
+  }
+  notifier.Notify("STOPPING=1");
+  server.reset();
+  scheduler.Stop();
+  sched_thread.join();
+  return 0;
+}
+
+}  // namespace kw

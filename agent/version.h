@@ -1,0 +1,5 @@
+#pragma once
+
+namespace kw {
+inline constexpr const char* kVersion = "0.1.0";
+}  // namespace kw
