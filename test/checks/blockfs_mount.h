@@ -61,6 +61,14 @@ class BlockFsMount {
     ss << in.rdbuf();
     return ss.str();
   }
+  // How many operations reached the filesystem in all.
+  int Ops() const {
+    std::ifstream in(log_);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) ++n;
+    return n;
+  }
   // How many operations of this kind ("create", "fsync", ...) reached the filesystem.
   int Count(const std::string& op) const {
     std::ifstream in(log_);
