@@ -1,7 +1,14 @@
 #include "checks/registry.h"
 
+#include "checks/haproxy.h"
 #include "checks/http.h"
+<<<<<<< HEAD
 #include "checks/postgres.h"
+=======
+#include "checks/iscsi.h"
+#include "checks/ocfs2.h"
+#include "checks/odoo.h"
+>>>>>>> node
 #include "checks/tcp.h"
 
 namespace kw {
@@ -10,7 +17,14 @@ std::span<const CheckType> CheckTypes() {
   static const CheckType kTypes[] = {
       {"tcp", MakeTcpCheck},
       {"http", MakeHttpCheck},
+<<<<<<< HEAD
       {"postgres", MakePostgresCheck},
+=======
+      {"ocfs2", MakeOcfs2Check},
+      {"iscsi", MakeIscsiCheck},
+      {"odoo", MakeOdooCheck},
+      {"haproxy", MakeHaproxyCheck},
+>>>>>>> node
   };
   return kTypes;
 }
