@@ -1,6 +1,14 @@
 #include "checks/registry.h"
 
+#include "checks/haproxy.h"
 #include "checks/http.h"
+<<<<<<< HEAD
+#include "checks/postgres.h"
+=======
+#include "checks/iscsi.h"
+#include "checks/ocfs2.h"
+#include "checks/odoo.h"
+>>>>>>> node
 #include "checks/tcp.h"
 
 namespace kw {
@@ -9,6 +17,14 @@ std::span<const CheckType> CheckTypes() {
   static const CheckType kTypes[] = {
       {"tcp", MakeTcpCheck},
       {"http", MakeHttpCheck},
+<<<<<<< HEAD
+      {"postgres", MakePostgresCheck},
+=======
+      {"ocfs2", MakeOcfs2Check},
+      {"iscsi", MakeIscsiCheck},
+      {"odoo", MakeOdooCheck},
+      {"haproxy", MakeHaproxyCheck},
+>>>>>>> node
   };
   return kTypes;
 }
@@ -24,7 +40,8 @@ std::vector<BuiltCheck> BuildChecks(const Config& cfg, const CheckEnv& env, Diag
     if (!type) {
       if (!c.type.empty()) {
         std::string known;
-        for (const CheckType& t : CheckTypes()) known += (known.empty() ? "" : ", ") + std::string(t.name);
+        for (const CheckType& t : CheckTypes())
+          known += (known.empty() ? "" : ", ") + std::string(t.name);
         keys.Error("type", "unknown check type '" + c.type + "' (known: " + known + ")");
       }
       continue;  // its other keys cannot be judged without a type

@@ -144,10 +144,11 @@ void Failover::StartElection(TimePoint now, const World& w, const std::string& w
   state_.fresh = false;
   role_ = Role::kCandidate;
   votes_.clear();
-  if (cfg_.IsVoter(cfg_.self) && VoteRefusal(now, FailoverMsg{MsgType::kVoteRequest, state_.term, cfg_.self, 0,
-                                                              w.pg.timeline, w.pg.lsn, false, ""},
-                                             w)
-                                     .empty()) {
+  FailoverMsg req = Msg(MsgType::kVoteRequest, state_.term, cfg_.self);
+  req.timeline = w.pg.timeline;
+  req.lsn = w.pg.lsn;
+  req.primary = !w.pg.in_recovery;
+  if (cfg_.IsVoter(cfg_.self) && VoteRefusal(now, req, w).empty()) {
     state_.voted_for = cfg_.self;
     votes_.insert(cfg_.self);
   }
@@ -156,11 +157,16 @@ void Failover::StartElection(TimePoint now, const World& w, const std::string& w
   a.log.push_back("term " + std::to_string(state_.term) + ": standing for election (" + why +
                   "), WAL at timeline " + std::to_string(w.pg.timeline) + " lsn " +
                   std::to_string(w.pg.lsn));
-  FailoverMsg req = Msg(MsgType::kVoteRequest, state_.term, cfg_.self);
-  req.timeline = w.pg.timeline;
-  req.lsn = w.pg.lsn;
+  vote_request_ = req;
+  SendVoteRequests(now, a);
+}
+
+void Failover::SendVoteRequests(TimePoint now, Actions& a) {
+  // Requests and grants are idempotent (a voter re-grants to the candidate it voted for),
+  // so lost datagrams are simply sent again.
   for (const std::string& v : cfg_.voters)
-    if (v != cfg_.self) a.send.emplace_back(v, req);
+    if (v != cfg_.self && !votes_.count(v)) a.send.emplace_back(v, vote_request_);
+  next_resend_ = now + cfg_.resend_interval;
 }
 
 std::string Failover::VoteRefusal(TimePoint now, const FailoverMsg& m, const World& w) const {
@@ -181,8 +187,10 @@ std::string Failover::VoteRefusal(TimePoint now, const FailoverMsg& m, const Wor
   if (c != cfg_.self && w.pg.up && !w.pg.in_recovery && cfg_.Priority(cfg_.self) > 0 &&
       w.pg.timeline >= m.timeline)
     return "my own PostgreSQL is a primary";
-  // The candidate must be at least as far ahead as every replica we know, ties broken by
-  // priority, then name.
+  // A replica candidate must be at least as far ahead as every replica we know, ties
+  // broken by priority, then name.  (A primary's replicas cannot be ahead of it on its
+  // timeline; the positions gossip reports lag the one in its request.)
+  if (m.primary) return "";
   auto cand = Position(m.timeline, m.lsn);
   auto better = [&](const std::string& name, uint64_t tl, uint64_t lsn) -> std::string {
     auto pos = Position(tl, lsn);
@@ -416,6 +424,8 @@ Actions Failover::Tick(TimePoint now, const World& w) {
                            std::to_string(cfg_.voters.size()) + " voters)",
                        a);
         election_deadline_ = now + ElectionBackoff();
+      } else if (now >= next_resend_) {
+        SendVoteRequests(now, a);
       }
       break;
     case Role::kFollower: {

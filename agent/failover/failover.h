@@ -34,6 +34,7 @@ struct FailoverConfig {
   Duration drift_margin = milliseconds(500);  // voters add this to every lease they grant
   Duration renew_interval = seconds(1);       // the leader renews this often
   Duration election_timeout = seconds(2);     // a candidate retries after this (± 50%)
+  Duration resend_interval = milliseconds(200);  // unanswered vote requests are resent
   FailoverMode mode = FailoverMode::kAuto;
   size_t Majority() const { return voters.size() / 2 + 1; }
   bool IsVoter(const std::string& n) const;
@@ -78,6 +79,7 @@ struct FailoverMsg {
   uint64_t seq = 0;             // renew/ack pairing
   uint64_t timeline = 0;        // vote request: the candidate's WAL position
   uint64_t lsn = 0;
+  bool primary = false;         // vote request: the candidate's PostgreSQL is a primary
   bool granted = false;         // vote reply / lease ack
   std::string reason;           // vote reply: why not (for the candidate's log)
 };
@@ -104,8 +106,11 @@ class Failover {
 
   // 200 on /primary: leader, lease valid at `now`, PostgreSQL out of recovery and writable.
   bool ServesPrimary(TimePoint now, const LocalPg& pg) const;
-  // Until when the leader's lease runs (its own clock); meaningful only for a leader.
-  TimePoint lease_until() const { return lease_until_; }
+  // Until when this node may serve as primary by its lease (its own clock): the lease end
+  // while it leads with a lease, otherwise the epoch.
+  TimePoint ServingUntil() const {
+    return role_ == Role::kLeader && had_lease_ ? lease_until_ : TimePoint{};
+  }
   Role role() const { return role_; }
   uint64_t term() const { return state_.term; }
   const std::string& leader() const { return state_.leader; }
@@ -124,6 +129,7 @@ class Failover {
   void Reply(const std::string& to, FailoverMsg m, Actions& a) const;
   void StartElection(TimePoint now, const World& w, const std::string& why, Actions& a);
   void SendRenewals(TimePoint now, Actions& a);
+  void SendVoteRequests(TimePoint now, Actions& a);
   std::string VoteRefusal(TimePoint now, const FailoverMsg& m, const World& w) const;
   void OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
   void OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
@@ -146,6 +152,8 @@ class Failover {
   std::string granted_to_;
   // As a candidate.
   std::set<std::string> votes_;
+  FailoverMsg vote_request_;       // resent to the voters that have not granted yet
+  TimePoint next_resend_{};
   TimePoint election_deadline_{};
   uint64_t backoff_seed_ = 0;
   // As the leader.
