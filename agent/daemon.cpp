@@ -8,6 +8,7 @@
 #include "agent/http_client.h"
 #include "agent/http_server.h"
 #include "agent/scheduler.h"
+#include "agent/track_files.h"
 #include "agent/version.h"
 
 namespace kw {
@@ -70,6 +71,19 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
   SnapshotBox box(std::make_shared<Snapshot>());
   Scheduler scheduler(std::move(checks), clock, box, std::random_device{}());
   scheduler.OnPublish(LogAndStatus(log, notifier));
+  if (!cfg.agent.track_dir.empty()) {
+    // keepalived track files, rewritten on change only.  shared_ptr: the hook is a
+    // copyable std::function.  An error is logged once, not on every publication.
+    auto track = std::make_shared<TrackFiles>(cfg.agent.track_dir);
+    auto last_error = std::make_shared<std::string>();
+    scheduler.OnPublish([track, last_error, &log](const Snapshot& snap,
+                                                  const std::vector<Transition>&) {
+      track->Update(snap);
+      const std::string& error = track->last_status().message();
+      if (error != *last_error && !error.empty()) log.Log(LogLevel::kWarning, error);
+      *last_error = error;
+    });
+  }
 
   ApiSources src;
   src.snapshots = &box;
