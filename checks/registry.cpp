@@ -2,13 +2,10 @@
 
 #include "checks/haproxy.h"
 #include "checks/http.h"
-<<<<<<< HEAD
-#include "checks/postgres.h"
-=======
 #include "checks/iscsi.h"
 #include "checks/ocfs2.h"
 #include "checks/odoo.h"
->>>>>>> node
+#include "checks/postgres.h"
 #include "checks/tcp.h"
 
 namespace kw {
@@ -17,14 +14,11 @@ std::span<const CheckType> CheckTypes() {
   static const CheckType kTypes[] = {
       {"tcp", MakeTcpCheck},
       {"http", MakeHttpCheck},
-<<<<<<< HEAD
       {"postgres", MakePostgresCheck},
-=======
       {"ocfs2", MakeOcfs2Check},
       {"iscsi", MakeIscsiCheck},
       {"odoo", MakeOdooCheck},
       {"haproxy", MakeHaproxyCheck},
->>>>>>> node
   };
   return kTypes;
 }
