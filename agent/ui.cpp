@@ -48,6 +48,7 @@ td.num { font-variant-numeric:tabular-nums; white-space:nowrap; }
 .up { color:var(--up); background:var(--up-bg); }
 .down { color:var(--down); background:var(--down-bg); }
 .unknown { color:var(--unk); background:var(--unk-bg); }
+.suspect { color:var(--warn); background:var(--warn-bg); }
 .empty { padding:12px 14px; color:var(--muted); }
 .tile .v.good { color:var(--up); }
 .tile .v.bad { color:var(--down); }
@@ -85,7 +86,7 @@ tr[data-state="down"] td:first-child { box-shadow:inset 3px 0 0 var(--down); }
   <section>
     <h2>Members<span class="count" id="members-count"></span></h2>
     <table>
-      <thead><tr><th>Member</th><th>State</th><th>Role</th><th>Address</th><th>Voter</th><th>Lag</th></tr></thead>
+      <thead><tr><th>Member</th><th>Gossip</th><th>Role</th><th>Timeline</th><th>WAL position</th><th>Checks</th></tr></thead>
       <tbody id="members"></tbody>
     </table>
   </section>
@@ -136,7 +137,8 @@ function badge(row, state) {
   const td = document.createElement("td");
   const b = document.createElement("span");
   const s = state === "up" || state === "alive" ? "up"
-          : state === "down" || state === "dead" || state === "failed" ? "down" : "unknown";
+          : state === "down" || state === "dead" || state === "failed" ? "down"
+          : state === "suspect" ? "suspect" : "unknown";
   b.className = "badge " + s;
   b.textContent = has(state) ? state : "unknown";
   td.appendChild(b);
@@ -184,11 +186,17 @@ function renderStatus(st) {
   body.replaceChildren(...rows);
 }
 
+// /cluster as the gossip layer publishes it: members with a gossip `status`
+// (alive/suspect/dead) and the node `state` they gossip (role, timeline, LSNs, checks).
+function memberStatus(m) { return has(m.status) ? m.status : typeof m.state === "string" ? m.state : undefined; }
+function memberInfo(m) { return m.state && typeof m.state === "object" ? m.state : m; }
+
 function renderCluster(cl) {
   setText("term", cl.term);
   setText("leader", cl.leader);
   const members = Array.isArray(cl.members) ? cl.members : [];
-  const alive = members.filter((m) => m.state === "alive").length;
+  const alive = typeof cl.alive === "number" ? cl.alive
+              : members.filter((m) => memberStatus(m) === "alive").length;
   $("alive").textContent = members.length ? alive + " / " + members.length : DASH;
   $("members-count").textContent = "(" + members.length + ")";
   const body = $("members");
@@ -197,14 +205,20 @@ function renderCluster(cl) {
     return;
   }
   const rows = members.map((m) => {
+    const info = memberInfo(m);
     const tr = document.createElement("tr");
     tr.dataset.member = text(m.name);
-    cell(tr, m.name + (m.name === cl.leader ? " \u2605" : ""));
-    badge(tr, m.state);
-    cell(tr, m.role);
-    cell(tr, m.address);
-    cell(tr, typeof m.voter === "boolean" ? (m.voter ? "yes" : "no") : m.voter);
-    cell(tr, lagText(m.lag_bytes, m.lag_seconds), "num");
+    tr.dataset.state = has(memberStatus(m)) ? memberStatus(m) : "unknown";
+    cell(tr, text(m.name) + (m.self ? " (this node)" : "") + (has(cl.leader) && m.name === cl.leader ? " \u2605 leader" : ""));
+    badge(tr, memberStatus(m));
+    cell(tr, info.role);
+    cell(tr, info.timeline, "num");
+    cell(tr, has(info.current_lsn) && info.current_lsn !== "0/0" ? info.current_lsn : info.replayed_lsn, "num");
+    const checks = typeof info.checks_passing === "number"
+      ? info.checks_passing + " passing" + (info.checks_failing ? ", " + info.checks_failing + " failing" +
+          (Array.isArray(info.failing) && info.failing.length ? " (" + info.failing.join(", ") + ")" : "") : "")
+      : undefined;
+    cell(tr, checks, "detail");
     return tr;
   });
   body.replaceChildren(...rows);

@@ -29,13 +29,13 @@ keys=$(grep -ohE '\b(r|keys|reader|k)\.(String|RequiredString|Dur|Size|Bool|Int|
 [ "$(echo "$keys" | wc -w)" -ge 20 ] || { echo "FAIL: found only $(echo "$keys" | wc -w) keys in the sources"; fail=1; }
 ini=$(MANWIDTH=200 man -l packaging/man/keepwatch.ini.5 2>/dev/null)
 for k in $keys; do
-  echo "$ini" | grep -qE "^ +$k +=" || { echo "FAIL: keepwatch.ini(5) does not document key '$k'"; fail=1; }
+  grep -qE "^ +$k +=" <<<"$ini" || { echo "FAIL: keepwatch.ini(5) does not document key '$k'"; fail=1; }
 done
 # Every check type the registry knows.
 types=$(sed -nE 's/^ *\{"([a-z0-9]+)", *[A-Za-z:]+\}.*/\1/p' checks/registry.cpp)
 [ -n "$types" ] || { echo "FAIL: no check types found in checks/registry.cpp"; fail=1; }
 for t in $types; do
-  echo "$ini" | grep -qE "type = $t\b" || { echo "FAIL: keepwatch.ini(5) does not document type '$t'"; fail=1; }
+  grep -qE "type = $t\b" <<<"$ini" || { echo "FAIL: keepwatch.ini(5) does not document type '$t'"; fail=1; }
 done
 
 # Every path the API answers.
@@ -43,7 +43,7 @@ daemon=$(MANWIDTH=200 man -l packaging/man/keepwatchd.8 2>/dev/null)
 paths=$(grep -ohE 'path == "/[a-z/-]*"|kCheck = "/check/"' agent/api.cpp agent/roles.cpp | sed -E 's/.*"(\/[a-z/-]*)"/\1/' | sort -u)
 [ "$(echo "$paths" | wc -w)" -ge 12 ] || { echo "FAIL: found only $(echo "$paths" | wc -w) paths in the API sources"; fail=1; }
 for p in $paths; do
-  echo "$daemon" | grep -qF -- "$p" || { echo "FAIL: keepwatchd(8) does not document $p"; fail=1; }
+  grep -qF -- "$p" <<<"$daemon" || { echo "FAIL: keepwatchd(8) does not document $p"; fail=1; }
 done
 [ $fail = 0 ] && echo "man pages: $(echo "$keys" | wc -w) keys, $(echo "$paths" | wc -w) paths documented, no warnings"
 exit $fail

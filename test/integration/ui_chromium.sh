@@ -2,7 +2,7 @@
 # The /ui status page in real headless Chromium, against a real keepwatchd with a passing
 # check (tcp to a listening loopback port) and a failing one (tcp to a closed port):
 # after the page's own refresh from /status and /cluster, the DOM shows the passing check
-# as up and the failing one as down; a screenshot is taken and must be a real image.
+# as up and the failing one as down, and the node as an alive gossip member; a screenshot is taken and must be a real image.
 # KW_UI_SCREENSHOT=FILE keeps a copy of the screenshot (for people to look at).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,11 +16,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {  # a loopback TCP port nobody listens on
+free_port() {  # a loopback port nobody listens on (TCP or UDP)
   local p i
   for i in $(seq 1 100); do
     p=$((30000 + RANDOM % 30000))
-    if ! ss -Htln "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
+    if ! ss -Htuln "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
   done
   echo "no free port found" >&2; return 1
 }
@@ -31,6 +31,10 @@ pids+=($!)
 closed_port=$(free_port)
 while [ "$closed_port" = "$open_port" ]; do closed_port=$(free_port); done
 agent_port=$(free_port)
+gossip_port=$(free_port)
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/cluster.key"
+echo >>"$tmp/cluster.key"
+chmod 600 "$tmp/cluster.key"
 
 cat >"$tmp/keepwatch.ini" <<INI
 [agent]
@@ -49,6 +53,16 @@ type = tcp
 address = 127.0.0.1:$closed_port
 interval = 500ms
 timeout = 300ms
+
+[cluster]
+name = ui-test
+bind = 127.0.0.1:$gossip_port
+key_file = $tmp/cluster.key
+failover = off
+
+[member.ui-test-node]
+address = 127.0.0.1:$gossip_port
+http = 127.0.0.1:$agent_port
 INI
 mkdir -p "$tmp/state"
 "$build/keepwatchd" -c "$tmp/keepwatch.ini" >"$tmp/agent.log" 2>&1 &
@@ -101,8 +115,12 @@ expect "failing check shown as down" 'data-state="down".*class="badge down">down
 expect "failing check: probe failed" '>fail<' "$(row closed)"
 expect "failing check's detail shown" 'class="detail">[^<]+' "$(row closed)"
 expect "1 of 2 checks passing, in red" 'class="v bad" id="passing">1 / 2<' "$dom"
-expect "no cluster: term shown as a dash" 'id="term">—<' "$dom"
-expect "no cluster: members say why" 'no \[cluster\] is configured' "$dom"
+expect "term shown" 'id="term">[0-9]+<' "$dom"
+expect "no leader yet: a dash" 'id="leader">—<' "$dom"
+expect "1 of 1 members alive" 'id="alive">1 / 1<' "$dom"
+member=$(echo "$dom" | grep -oE '<tr data-member="ui-test-node"[^>]*>.*' | sed -E 's|</tr>.*||')
+expect "this node listed as an alive member" 'data-state="alive".*\(this node\).*class="badge up">alive<' "$member"
+expect "its gossiped checks: 1 passing, 1 failing (closed)" '1 passing, 1 failing \(closed\)' "$member"
 expect "no error banner" 'id="banner" role="alert"( class="")?>(</div>)' "$dom"
 
 # A real screenshot: a PNG of the window's size, not a blank page.
