@@ -19,7 +19,7 @@ LDLIBS   := -lmicrohttpd -linih -lsystemd -lsodium -lpq
 
 MAINS    := agent/keepwatchd.cpp agent/cli/keepwatch.cpp
 LIB_SRCS := $(filter-out $(MAINS),$(sort $(wildcard agent/*.cpp agent/*/*.cpp checks/*.cpp)))
-TEST_SRCS := $(sort $(shell find test -name '*.cpp' -not -path 'test/fuzz/*' 2>/dev/null))
+TEST_SRCS := $(sort $(shell find test -name '*.cpp' -not -path 'test/fuzz/*' -not -path 'test/helpers/*' 2>/dev/null))
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
 LIB_OBJS  := $(call obj,$(LIB_SRCS))
@@ -44,6 +44,17 @@ $(BUILD)/keepwatch: $(call obj,agent/cli/keepwatch.cpp) $(BUILD)/libkeepwatch.a
 
 $(BUILD)/keepwatch_test: $(TEST_OBJS) $(BUILD)/libkeepwatch.a
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- Test helper programs (test/helpers/*.cpp, each with its own main) -------------------
+# kw-blockfs: a FUSE filesystem whose operations block on demand, for the hung-filestore
+# tests.  libfuse3 is linked here only: keepwatchd and keepwatch never depend on it.
+HELPER_CXXFLAGS := -std=c++20 $(OPT) -g -Wall -Wextra -Werror $(SANITIZE)
+$(BUILD)/kw-blockfs: test/helpers/blockfs.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(HELPER_CXXFLAGS) $(shell pkg-config --cflags fuse3) $< -o $@ $(LDFLAGS) \
+	  $(shell pkg-config --libs fuse3)
+$(BUILD)/keepwatch_test: | $(BUILD)/kw-blockfs
+# ---- end of test helper programs -------------------------------------------------------
 
 # The test runner runs the doctest binary (unit and integration cases) and the shell
 # tests under test/integration/, then prints one "N passed, N failed" line.
@@ -79,3 +90,17 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- gossip: libFuzzer target for the datagram decoder (clang++) ----
+#   make fuzz [FUZZ_TIME=60]   builds build/fuzz/gossip_decode_fuzz and runs it for FUZZ_TIME s
+FUZZ_TIME ?= 60
+FUZZ_SRCS := agent/gossip/wire.cpp agent/gossip/crypto.cpp agent/status.cpp
+.PHONY: fuzz
+fuzz: $(BUILD)/fuzz/gossip_decode_fuzz
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/gossip_decode_fuzz -max_total_time=$(FUZZ_TIME) -max_len=1500 -print_final_stats=1 \
+	  $(BUILD)/fuzz/corpus test/fuzz/corpus
+$(BUILD)/fuzz/gossip_decode_fuzz: test/fuzz/gossip_decode_fuzz.cpp $(FUZZ_SRCS) agent/gossip/wire.h agent/gossip/crypto.h
+	@mkdir -p $(dir $@)
+	clang++ -std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $@ test/fuzz/gossip_decode_fuzz.cpp $(FUZZ_SRCS) -lsodium

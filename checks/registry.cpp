@@ -1,6 +1,10 @@
 #include "checks/registry.h"
 
+#include "checks/haproxy.h"
 #include "checks/http.h"
+#include "checks/iscsi.h"
+#include "checks/ocfs2.h"
+#include "checks/odoo.h"
 #include "checks/postgres.h"
 #include "checks/tcp.h"
 
@@ -11,6 +15,10 @@ std::span<const CheckType> CheckTypes() {
       {"tcp", MakeTcpCheck},
       {"http", MakeHttpCheck},
       {"postgres", MakePostgresCheck},
+      {"ocfs2", MakeOcfs2Check},
+      {"iscsi", MakeIscsiCheck},
+      {"odoo", MakeOdooCheck},
+      {"haproxy", MakeHaproxyCheck},
   };
   return kTypes;
 }
