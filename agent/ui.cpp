@@ -75,6 +75,7 @@ tr[data-state="down"] td:first-child { box-shadow:inset 3px 0 0 var(--down); }
     <div class="tile"><div class="k">Term</div><div class="v" id="term">—</div></div>
     <div class="tile"><div class="k">Leader</div><div class="v" id="leader">—</div></div>
     <div class="tile"><div class="k">Members alive</div><div class="v" id="alive">—</div></div>
+    <div class="tile"><div class="k">Failover</div><div class="v" id="failover">—</div></div>
   </div>
   <section>
     <h2>Checks<span class="count" id="checks-count"></span></h2>
@@ -224,6 +225,20 @@ function renderCluster(cl) {
   body.replaceChildren(...rows);
 }
 
+// /status's failover object (this node's own durable view): it says the term and leader
+// more precisely than the gossip maximum, and whether this node is fenced.
+function renderFailover(fo) {
+  if (!fo || typeof fo !== "object") { setText("failover", undefined); return; }
+  if (has(fo.term)) setText("term", fo.term);
+  if (has(fo.leader)) setText("leader", fo.leader);
+  const flags = [];
+  if (fo.lease === true) flags.push("lease");
+  if (fo.fenced === true) flags.push("fenced");
+  if (fo.needs_rejoin === true) flags.push("needs rejoin");
+  $("failover").textContent = text(fo.role) + (flags.length ? " (" + flags.join(", ") + ")" : "");
+  $("failover").className = "v" + (fo.fenced === true || fo.needs_rejoin === true ? " bad" : "");
+}
+
 async function getJson(path) {
   const r = await fetch(path, { cache: "no-store" });
   if (!r.ok) throw new Error(path + ": HTTP " + r.status);
@@ -236,6 +251,7 @@ async function refresh() {
   const problems = [];
   if (st.status === "fulfilled") renderStatus(st.value); else problems.push(String(st.reason));
   if (cl.status === "fulfilled") renderCluster(cl.value); else problems.push(String(cl.reason));
+  if (st.status === "fulfilled") renderFailover(st.value.failover);
   const banner = $("banner");
   banner.textContent = problems.length ? "agent unreachable: " + problems.join("; ") + " (showing the last answer)" : "";
   banner.classList.toggle("show", problems.length > 0);

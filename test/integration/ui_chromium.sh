@@ -116,6 +116,7 @@ expect "failing check: probe failed" '>fail<' "$(row closed)"
 expect "failing check's detail shown" 'class="detail">[^<]+' "$(row closed)"
 expect "1 of 2 checks passing, in red" 'class="v bad" id="passing">1 / 2<' "$dom"
 expect "term shown" 'id="term">[0-9]+<' "$dom"
+expect "failover off: its tile is a dash" 'id="failover">—<' "$dom"
 expect "no leader yet: a dash" 'id="leader">—<' "$dom"
 expect "1 of 1 members alive" 'id="alive">1 / 1<' "$dom"
 member=$(echo "$dom" | grep -oE '<tr data-member="ui-test-node"[^>]*>.*' | sed -E 's|</tr>.*||')
