@@ -30,7 +30,7 @@ header h1 { margin:0; font-size:20px; letter-spacing:.2px; }
 header .meta { color:var(--muted); }
 header .right { margin-left:auto; color:var(--muted); font-size:13px; }
 main { padding:18px 24px; display:grid; gap:18px; max-width:1400px; }
-.summary { display:grid; grid-template-columns:repeat(auto-fit, minmax(160px, 1fr)); gap:12px; }
+.summary { display:grid; grid-template-columns:repeat(auto-fit, minmax(140px, 1fr)); gap:12px; }
 .tile { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:10px 14px; }
 .tile .k { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.5px; }
 .tile .v { font-size:20px; font-weight:600; margin-top:2px; overflow-wrap:anywhere; }
