@@ -303,7 +303,7 @@ class Simulation {
     ++result_.false_deaths;
     // SWIM's guarantee is probabilistic: above the stated loss bound a false death is
     // counted (and must still be refuted: views have to converge), not a failure.
-    if (p_.loss > kFalseDeathLossBound) return;
+    if (p_.loss > p_.false_death_bound) return;
     std::string where;
     if (p_.scenario == Scenario::kPartition) {
       where = " (cut-off side:";

@@ -42,6 +42,8 @@ struct Params {
   Duration duration = seconds(90);
   Duration pause = seconds(1);            // pause scenario
   Duration cut = seconds(40);             // partition / one-way length
+  // False deaths fail the run up to this loss rate (1.0: only count them, as the bench).
+  double false_death_bound = 0.10;
   SwimConfig swim;
 };
 
