@@ -88,8 +88,8 @@ Result<std::unique_ptr<GossipService>> GossipService::Start(
   HostPort bound = settings.bind;
   bound.port = ntohs(family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                                         : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  auto svc = std::unique_ptr<GossipService>(
-      new GossipService(settings, clock, std::move(fd), bound));
+  auto svc =
+      std::unique_ptr<GossipService>(new GossipService(settings, clock, std::move(fd), bound));
   for (const GossipMember& m : settings.members) {
     Result<std::string> a = Resolve(m.address, family);
     if (!a.ok()) return Status::Error("member " + m.name + ": " + a.status().message());
@@ -218,8 +218,9 @@ void GossipService::SendAll(Output& out) {
     }
     std::string d = keyring_.Seal(*plain);
     const std::string& a = addrs_[idx];
-    ssize_t n = sendto(fd_.get(), d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(a.data()),
-                       static_cast<socklen_t>(a.size()));
+    ssize_t n =
+        sendto(fd_.get(), d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(a.data()),
+               static_cast<socklen_t>(a.size()));
     if (n < 0) {
       ++stats_.send_errors;  // e.g. ECONNREFUSED from an earlier ICMP, ENETUNREACH
       continue;

@@ -8,10 +8,10 @@
 //
 // Behaviour (memberlist/Lifeguard semantics):
 // - Each probe period one member is pinged, round-robin over a list reshuffled after
-//   every pass, except that every other period goes to a suspect when there is one (dead members are skipped: they are retried by push-pull every
-//   reconnect_interval).  No ack within probe_timeout → ping-req through
-//   indirect_checks others, who relay the ack or answer nack.  No ack by the end of the
-//   period → the member is suspected.
+//   every pass, except that every other period goes to a suspect when there is one (dead members
+//   are skipped: they are retried by push-pull every reconnect_interval).  No ack within
+//   probe_timeout → ping-req through indirect_checks others, who relay the ack or answer nack.  No
+//   ack by the end of the period → the member is suspected.
 // - Claims carry incarnations.  Alive(i) overrides Suspect/Alive(j) when i > j;
 //   Suspect(i) overrides Alive(j) when i >= j; Dead(i) overrides both when i >= j.  Only
 //   a member raises its own incarnation, to refute a suspicion or death claim about it.
@@ -111,7 +111,7 @@ struct SwimCounters {
   uint64_t pauses = 0;           // clock jumps detected
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
-  uint64_t ignored = 0;          // from unknown senders, or misaddressed
+  uint64_t ignored = 0;  // from unknown senders, or misaddressed
 };
 
 class Swim {
@@ -226,7 +226,7 @@ class Swim {
   TimePoint started_{};
   bool joined_ = false;
   bool suspect_turn_ = false;
-  bool frozen_ = false;  // isolated at the last call
+  bool frozen_ = false;                          // isolated at the last call
   std::map<std::string, TimePoint> last_reply_;  // push-pull replies, rate limit
   SwimCounters counters_;
 };

@@ -1,36 +1,49 @@
 #include "agent/gossip/wire.h"
 
-
 namespace kw::gossip {
 
 const char* MsgTypeName(MsgType t) {
   switch (t) {
-    case MsgType::kPing: return "ping";
-    case MsgType::kPingReq: return "ping-req";
-    case MsgType::kAck: return "ack";
-    case MsgType::kNack: return "nack";
-    case MsgType::kPushPull: return "push-pull";
-    case MsgType::kGossip: return "gossip";
+    case MsgType::kPing:
+      return "ping";
+    case MsgType::kPingReq:
+      return "ping-req";
+    case MsgType::kAck:
+      return "ack";
+    case MsgType::kNack:
+      return "nack";
+    case MsgType::kPushPull:
+      return "push-pull";
+    case MsgType::kGossip:
+      return "gossip";
   }
   return "?";
 }
 
 const char* MemberStatusName(MemberStatus s) {
   switch (s) {
-    case MemberStatus::kAlive: return "alive";
-    case MemberStatus::kSuspect: return "suspect";
-    case MemberStatus::kDead: return "dead";
+    case MemberStatus::kAlive:
+      return "alive";
+    case MemberStatus::kSuspect:
+      return "suspect";
+    case MemberStatus::kDead:
+      return "dead";
   }
   return "?";
 }
 
 const char* PgRoleName(PgRole r) {
   switch (r) {
-    case PgRole::kUnknown: return "unknown";
-    case PgRole::kPrimary: return "primary";
-    case PgRole::kReplica: return "replica";
-    case PgRole::kDown: return "down";
-    case PgRole::kNone: return "none";
+    case PgRole::kUnknown:
+      return "unknown";
+    case PgRole::kPrimary:
+      return "primary";
+    case PgRole::kReplica:
+      return "replica";
+    case PgRole::kDown:
+      return "down";
+    case PgRole::kNone:
+      return "none";
   }
   return "?";
 }
@@ -48,8 +61,7 @@ bool ValidName(std::string_view name) {
 namespace {
 
 bool HasProbe(MsgType t) {
-  return t == MsgType::kPing || t == MsgType::kPingReq || t == MsgType::kAck ||
-         t == MsgType::kNack;
+  return t == MsgType::kPing || t == MsgType::kPingReq || t == MsgType::kAck || t == MsgType::kNack;
 }
 
 // ---- encoding ----
@@ -160,7 +172,8 @@ NodeState GetState(Reader& r) {
   NodeState s;
   s.version = r.U64("state version");
   uint8_t role = r.U8("role");
-  if (r.ok() && role > static_cast<uint8_t>(PgRole::kNone)) r.Fail("unknown role " + std::to_string(role));
+  if (r.ok() && role > static_cast<uint8_t>(PgRole::kNone))
+    r.Fail("unknown role " + std::to_string(role));
   s.role = static_cast<PgRole>(role);
   s.timeline = r.U32("timeline");
   s.received_lsn = r.U64("received lsn");
@@ -308,8 +321,7 @@ Result<Message> Decode(std::string_view bytes) {
     if (r.ok() && u.kind == UpdateKind::kState) u.state = GetState(r);
     m.updates.push_back(std::move(u));
   }
-  if (r.ok() && r.remaining() != 0)
-    r.Fail(std::to_string(r.remaining()) + " trailing bytes");
+  if (r.ok() && r.remaining() != 0) r.Fail(std::to_string(r.remaining()) + " trailing bytes");
   if (!r.ok()) return Status::Error(r.error());
   return m;
 }

@@ -34,7 +34,7 @@
 namespace kw::gossip {
 
 inline constexpr uint8_t kWireVersion = 1;
-inline constexpr size_t kMaxDatagram = 1400;   // sealed size on the wire
+inline constexpr size_t kMaxDatagram = 1400;              // sealed size on the wire
 inline constexpr size_t kSealOverhead = 1 + 4 + 24 + 16;  // version, cluster tag, nonce, tag
 inline constexpr size_t kMaxPlaintext = kMaxDatagram - kSealOverhead;
 inline constexpr size_t kMaxName = 63;
@@ -95,9 +95,9 @@ struct Message {
   std::string sender;
   uint64_t epoch = 0;  // replay guard, filled by the transport
   uint64_t seq = 0;
-  uint32_t probe = 0;  // ping, ping-req, ack, nack
-  std::string target;  // ping, ping-req, ack, nack: the member probed
-  bool reply = false;  // push-pull
+  uint32_t probe = 0;           // ping, ping-req, ack, nack
+  std::string target;           // ping, ping-req, ack, nack: the member probed
+  bool reply = false;           // push-pull
   std::vector<Record> records;  // push-pull
   std::vector<Update> updates;
   bool operator==(const Message&) const = default;

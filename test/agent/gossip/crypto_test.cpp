@@ -58,9 +58,8 @@ TEST_CASE("gossip crypto: a key file readable by group or others is refused") {
   std::string open = dir.Write("open.key", hex + "\n", 0644);
   auto r = LoadKeyFile(open);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.status().message() == "key file " + open +
-                                    " is readable by group or others (mode 0644); run: chmod 600 " +
-                                    open);
+  CHECK(r.status().message() ==
+        "key file " + open + " is readable by group or others (mode 0644); run: chmod 600 " + open);
   CHECK_FALSE(LoadKeyFile(dir.Write("grp.key", hex + "\n", 0640)).ok());
   CHECK(LoadKeyFile(dir.path + "/missing.key").status().message().find("No such file") !=
         std::string::npos);

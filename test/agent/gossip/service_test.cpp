@@ -113,7 +113,8 @@ TEST_CASE("gossip service: three members on loopback converge, share state, dete
   }));
   CHECK(WaitFor(seconds(3), [&] {
     for (const MemberView& m : svc[2]->View().members)
-      if (m.name == "a") return m.state.role == PgRole::kPrimary && m.state.current_lsn == 0x5000028;
+      if (m.name == "a")
+        return m.state.role == PgRole::kPrimary && m.state.current_lsn == 0x5000028;
     return false;
   }));
   ClusterView v = svc[1]->View();
@@ -129,7 +130,8 @@ TEST_CASE("gossip service: three members on loopback converge, share state, dete
   CHECK(StatusIn(*svc[0], "b") == MemberStatus::kAlive);
 }
 
-TEST_CASE("gossip service: wrong key, foreign cluster, garbage, strangers and replays are counted") {
+TEST_CASE(
+    "gossip service: wrong key, foreign cluster, garbage, strangers and replays are counted") {
   RealClock clock;
   std::vector<GossipMember> members;
   for (const char* n : {"a", "b", "c"})

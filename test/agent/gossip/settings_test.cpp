@@ -14,8 +14,8 @@ using namespace kw::gossip;
 namespace {
 
 std::string Ini(const std::string& cluster_extra, const std::string& key_file) {
-  return "[agent]\nnode = a\n[cluster]\nname = c1\nkey_file = " + key_file + "\n" +
-         cluster_extra + "[member.a]\naddress = 127.0.0.1:7950\n[member.b]\naddress = 127.0.0.2\n";
+  return "[agent]\nnode = a\n[cluster]\nname = c1\nkey_file = " + key_file + "\n" + cluster_extra +
+         "[member.a]\naddress = 127.0.0.1:7950\n[member.b]\naddress = 127.0.0.2\n";
 }
 
 struct KeyDir {
@@ -69,7 +69,8 @@ TEST_CASE("gossip settings: [cluster] timings default to memberlist's and are va
   CHECK(s2->swim.indirect_checks == 2);
 
   Diagnostics d3("t.ini");
-  (void)LoadConfigText(Ini("probe_timeout = 1s\nsuspicion_mult = 0\nprobe_intervall = 1s\n", key), d3);
+  (void)LoadConfigText(Ini("probe_timeout = 1s\nsuspicion_mult = 0\nprobe_intervall = 1s\n", key),
+                       d3);
   CHECK(d3.errors() == 3);
   std::string all;
   for (const std::string& m : d3.messages()) all += m + "\n";

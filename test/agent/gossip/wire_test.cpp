@@ -43,7 +43,7 @@ Message SampleMessage(MsgType type) {
   return m;
 }
 
-const MsgType kAllTypes[] = {MsgType::kPing,  MsgType::kPingReq,  MsgType::kAck,
+const MsgType kAllTypes[] = {MsgType::kPing, MsgType::kPingReq,  MsgType::kAck,
                              MsgType::kNack, MsgType::kPushPull, MsgType::kGossip};
 
 }  // namespace
