@@ -177,14 +177,16 @@ std::optional<std::string> Keyring::Open(std::string_view d, DropReason* why) co
   return std::nullopt;
 }
 
-bool ReplayGuard::Accept(const std::string& sender, uint64_t epoch, uint64_t seq) {
+bool ReplayGuard::Accept(const std::string& sender, uint64_t epoch, uint64_t seq, TimePoint now) {
   auto it = windows_.find(sender);
-  if (it == windows_.end() || epoch > it->second.epoch) {
-    windows_[sender] = Window{epoch, seq, 1};
+  if (it == windows_.end() || epoch > it->second.epoch ||
+      (epoch < it->second.epoch && now - it->second.last > forget_after_)) {
+    windows_[sender] = Window{epoch, seq, 1, now};
     return true;
   }
   Window& w = it->second;
   if (epoch < w.epoch) return false;
+  w.last = now;
   if (seq > w.top) {
     uint64_t shift = seq - w.top;
     w.bits = shift >= 64 ? 1 : (w.bits << shift) | 1;

@@ -196,7 +196,7 @@ void GossipService::ReadDatagrams(TimePoint now, Output& out) {
       drop(DropReason::kUnknownSender);
       continue;
     }
-    if (!replay_.Accept(msg->sender, msg->epoch, msg->seq)) {
+    if (!replay_.Accept(msg->sender, msg->epoch, msg->seq, now)) {
       drop(DropReason::kReplay);
       continue;
     }
