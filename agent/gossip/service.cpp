@@ -137,6 +137,26 @@ void GossipService::SetLocalState(const NodeState& state) {
   (void)!write(wake_[1].get(), "s", 1);
 }
 
+Status GossipService::SendUser(const std::string& to, std::string payload) {
+  if (payload.size() > kMaxUserPayload)
+    return Status::Error("gossip payload of " + std::to_string(payload.size()) + " bytes exceeds " +
+                         std::to_string(kMaxUserPayload));
+  if (to == settings_.self || std::find(names_.begin(), names_.end(), to) == names_.end())
+    return Status::Error("gossip: no member '" + to + "'");
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pending_user_.emplace_back(to, std::move(payload));
+  }
+  (void)!write(wake_[1].get(), "u", 1);
+  return Status::Ok();
+}
+
+void GossipService::OnUser(
+    std::function<void(const std::string& from, const std::string& payload)> handler) {
+  std::lock_guard<std::mutex> l(mu_);
+  on_user_ = std::move(handler);
+}
+
 ClusterView GossipService::View() const {
   std::lock_guard<std::mutex> l(mu_);
   return view_;
@@ -147,13 +167,21 @@ void GossipService::Run() {
   while (!stop_) {
     TimePoint now = clock_.Now();
     std::optional<NodeState> st;
+    std::vector<std::pair<std::string, std::string>> user;
+    std::function<void(const std::string&, const std::string&)> on_user;
     {
       std::lock_guard<std::mutex> l(mu_);
       st.swap(pending_state_);
+      user.swap(pending_user_);
+      on_user = on_user_;
     }
     if (st) swim_->SetLocalState(*st);
     swim_->Tick(now, out);
+    for (auto& [to, payload] : user)
+      if (!swim_->SendUser(to, std::move(payload), out)) ++stats_.send_errors;
     ReadDatagrams(now, out);
+    if (on_user)
+      for (const Delivered& d : out.delivered) on_user(d.from, d.payload);
     SendAll(out);
     Publish(now);
 

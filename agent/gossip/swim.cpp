@@ -333,7 +333,22 @@ void Swim::Receive(TimePoint now, const Message& msg, Output& out) {
     }
     case MsgType::kGossip:
       break;
+    case MsgType::kUser:
+      out.delivered.push_back(Delivered{msg.sender, msg.payload});
+      break;
   }
+}
+
+bool Swim::SendUser(const std::string& to, std::string payload, Output& out) {
+  Member* m = Get(to);
+  if (m == nullptr || m->view.self) return false;
+  Message msg;
+  msg.type = MsgType::kUser;
+  msg.sender = self_;
+  msg.payload = std::move(payload);
+  if (EncodedSize(msg) > kMaxPlaintext) return false;
+  Emit(to, std::move(msg), out);
+  return true;
 }
 
 void Swim::MergeRecords(TimePoint now, const Message& msg, Output& out) {

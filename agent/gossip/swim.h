@@ -82,12 +82,19 @@ struct MemberEvent {
   uint64_t incarnation;
 };
 
+struct Delivered {  // a user payload received from a member
+  std::string from;
+  std::string payload;
+};
+
 struct Output {
   std::vector<Send> sends;
   std::vector<MemberEvent> events;
+  std::vector<Delivered> delivered;
   void Clear() {
     sends.clear();
     events.clear();
+    delivered.clear();
   }
 };
 
@@ -128,6 +135,10 @@ class Swim {
   void Receive(TimePoint now, const Message& msg, Output& out);
   // The earliest time Tick() has something to do (never more than gossip_interval away).
   TimePoint NextWakeup() const;
+
+  // Sends an opaque payload (the failover layer's messages) to a member, with piggybacked
+  // updates.  False when `to` is not a member or the payload cannot fit one datagram.
+  bool SendUser(const std::string& to, std::string payload, Output& out);
 
   // Replaces our node state (its version is assigned here) and disseminates it; a state
   // equal to the current one (version aside) changes nothing.

@@ -16,6 +16,8 @@ const char* MsgTypeName(MsgType t) {
       return "push-pull";
     case MsgType::kGossip:
       return "gossip";
+    case MsgType::kUser:
+      return "user";
   }
   return "?";
 }
@@ -137,6 +139,12 @@ class Reader {
     return v;
   }
   uint8_t U8(const char* what) { return static_cast<uint8_t>(Be(1, what)); }
+  // The next n bytes; the caller checked remaining() >= n.
+  std::string_view Take(size_t n) {
+    std::string_view v = in_.substr(pos_, n);
+    pos_ += n;
+    return v;
+  }
   uint16_t U16(const char* what) { return static_cast<uint16_t>(Be(2, what)); }
   uint32_t U32(const char* what) { return static_cast<uint32_t>(Be(4, what)); }
   uint64_t U64(const char* what) { return Be(8, what); }
@@ -212,6 +220,7 @@ size_t EncodedSize(const Message& m) {
     n += 2;
     for (const Record& r : m.records) n += EncodedSize(r);
   }
+  if (m.type == MsgType::kUser) n += 2 + m.payload.size();
   n += 1;
   for (const Update& u : m.updates) n += EncodedSize(u);
   return n;
@@ -224,6 +233,8 @@ Result<std::string> Encode(const Message& m) {
   if (m.records.size() > kMaxRecords) return Status::Error("too many records");
   if (m.type != MsgType::kPushPull && !m.records.empty())
     return Status::Error("records outside a push-pull message");
+  if (m.type != MsgType::kUser && !m.payload.empty())
+    return Status::Error("payload outside a user message");
   for (const Record& r : m.records) {
     if (!ValidName(r.member)) return Status::Error("invalid record member name");
     if (Status s = CheckState(r.state); !s.ok()) return s;
@@ -258,6 +269,10 @@ Result<std::string> Encode(const Message& m) {
       PutState(w, r.state);
     }
   }
+  if (m.type == MsgType::kUser) {
+    w.U16(static_cast<uint16_t>(m.payload.size()));
+    w.out() += m.payload;
+  }
   w.U8(static_cast<uint8_t>(m.updates.size()));
   for (const Update& u : m.updates) {
     w.U8(static_cast<uint8_t>(u.kind));
@@ -278,8 +293,8 @@ Result<Message> Decode(std::string_view bytes) {
   if (r.ok() && version != kWireVersion)
     return Status::Error("unsupported wire version " + std::to_string(version));
   uint8_t type = r.U8("type");
-  if (r.ok() && (type < static_cast<uint8_t>(MsgType::kPing) ||
-                 type > static_cast<uint8_t>(MsgType::kGossip)))
+  if (r.ok() &&
+      (type < static_cast<uint8_t>(MsgType::kPing) || type > static_cast<uint8_t>(MsgType::kUser)))
     return Status::Error("unknown message type " + std::to_string(type));
   m.type = static_cast<MsgType>(type);
   m.sender = r.Name("sender");
@@ -306,6 +321,11 @@ Result<Message> Decode(std::string_view bytes) {
       rec.state = GetState(r);
       m.records.push_back(std::move(rec));
     }
+  }
+  if (r.ok() && m.type == MsgType::kUser) {
+    size_t len = r.U16("payload length");
+    if (r.ok() && r.remaining() < len) r.Fail("truncated payload");
+    if (r.ok()) m.payload = std::string(r.Take(len));
   }
   size_t n = r.U8("update count");
   if (r.ok() && n > kMaxUpdates) r.Fail("too many updates (" + std::to_string(n) + ")");
