@@ -25,8 +25,12 @@ struct CheckResult {
   // Named texts for /status ("role", "device", ...).
   std::vector<std::pair<std::string, std::string>> labels;
 
-  static CheckResult Pass(std::string detail) { return {Outcome::kPass, std::move(detail), {}, {}}; }
-  static CheckResult Fail(std::string detail) { return {Outcome::kFail, std::move(detail), {}, {}}; }
+  static CheckResult Pass(std::string detail) {
+    return {Outcome::kPass, std::move(detail), {}, {}};
+  }
+  static CheckResult Fail(std::string detail) {
+    return {Outcome::kFail, std::move(detail), {}, {}};
+  }
   static CheckResult Timeout(std::string detail) {
     return {Outcome::kTimeout, std::move(detail), {}, {}};
   }

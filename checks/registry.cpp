@@ -5,6 +5,7 @@
 #include "checks/iscsi.h"
 #include "checks/ocfs2.h"
 #include "checks/odoo.h"
+#include "checks/postgres.h"
 #include "checks/tcp.h"
 
 namespace kw {
@@ -13,6 +14,7 @@ std::span<const CheckType> CheckTypes() {
   static const CheckType kTypes[] = {
       {"tcp", MakeTcpCheck},
       {"http", MakeHttpCheck},
+      {"postgres", MakePostgresCheck},
       {"ocfs2", MakeOcfs2Check},
       {"iscsi", MakeIscsiCheck},
       {"odoo", MakeOdooCheck},
@@ -32,7 +34,8 @@ std::vector<BuiltCheck> BuildChecks(const Config& cfg, const CheckEnv& env, Diag
     if (!type) {
       if (!c.type.empty()) {
         std::string known;
-        for (const CheckType& t : CheckTypes()) known += (known.empty() ? "" : ", ") + std::string(t.name);
+        for (const CheckType& t : CheckTypes())
+          known += (known.empty() ? "" : ", ") + std::string(t.name);
         keys.Error("type", "unknown check type '" + c.type + "' (known: " + known + ")");
       }
       continue;  // its other keys cannot be judged without a type

@@ -118,7 +118,6 @@ this line has no equals sign
   indented = continuation
 [check.bad name]
 )");
-  for (auto& s : m) MESSAGE(s);
   CHECK(Has(m, "k.ini:2: listen: '127.0.0.1:99999' is not an address: port 99999 is out of range [1, 65535]"));
   CHECK(Has(m, "k.ini:3: unknown key 'colour' in [agent]"));
   CHECK(Has(m, "k.ini:4: log_level: 'loud' is not one of: debug, info, warning, error"));

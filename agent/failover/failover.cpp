@@ -1,0 +1,445 @@
+#include "agent/failover/failover.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "agent/units.h"
+
+namespace kw {
+
+bool FailoverConfig::IsVoter(const std::string& n) const {
+  return std::find(voters.begin(), voters.end(), n) != voters.end();
+}
+
+int FailoverConfig::Priority(const std::string& n) const {
+  auto it = priority.find(n);
+  return it == priority.end() ? 0 : it->second;
+}
+
+const Peer* World::Find(const std::string& name) const {
+  for (const Peer& p : peers)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kFollower: return "follower";
+    case Role::kCandidate: return "candidate";
+    case Role::kLeader: return "leader";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string Ms(Duration d) { return std::to_string(ToMillis(d)) + "ms"; }
+
+FailoverMsg Msg(MsgType t, uint64_t term, const std::string& from) {
+  FailoverMsg m;
+  m.type = t;
+  m.term = term;
+  m.from = from;
+  return m;
+}
+
+// WAL position order: timeline first (a promoted node's history wins), then LSN.
+auto Position(uint64_t timeline, uint64_t lsn) { return std::make_tuple(timeline, lsn); }
+
+}  // namespace
+
+Failover::Failover(FailoverConfig cfg, DurableState state)
+    : cfg_(std::move(cfg)), state_(std::move(state)), term_known_(!state_.fresh) {
+  for (char c : cfg_.self) backoff_seed_ = backoff_seed_ * 131 + static_cast<unsigned char>(c);
+}
+
+Duration Failover::ElectionBackoff() {
+  // xorshift: deterministic per node (simulations replay), different across nodes.
+  backoff_seed_ ^= backoff_seed_ << 13;
+  backoff_seed_ ^= backoff_seed_ >> 7;
+  backoff_seed_ ^= backoff_seed_ << 17;
+  double f = 0.5 + static_cast<double>(backoff_seed_ % 1000) / 1000.0;  // 0.5 .. 1.5
+  return std::chrono::duration_cast<Duration>(cfg_.election_timeout * f);
+}
+
+void Failover::Reply(const std::string& to, FailoverMsg m, Actions& a) const {
+  a.send.emplace_back(to, std::move(m));
+}
+
+void Failover::AdoptTerm(uint64_t term, const std::string& leader, Actions& a) {
+  if (term < state_.term) return;
+  if (term > state_.term) {
+    state_.term = term;
+    state_.voted_for.clear();
+    state_.leader = leader;
+  } else if (state_.leader.empty()) {
+    state_.leader = leader;
+  } else {
+    return;
+  }
+  state_.fresh = false;
+  a.durable = state_;
+}
+
+void Failover::LoseLeadership(TimePoint now, const World& w, const std::string& why, Actions& a) {
+  bool was_leader = role_ == Role::kLeader;
+  role_ = Role::kFollower;
+  lease_until_ = std::min(lease_until_, now);
+  pending_.clear();
+  votes_.clear();
+  if (was_leader && w.pg.up && !w.pg.in_recovery && !fenced_) {
+    a.fence = true;
+    fenced_ = true;
+  }
+  if (was_leader) a.log.push_back("term " + std::to_string(state_.term) + ": no longer leader: " + why);
+}
+
+void Failover::BecomeFollower(const std::string& why, Actions& a) {
+  if (role_ == Role::kCandidate) a.log.push_back("term " + std::to_string(state_.term) + ": candidacy ends: " + why);
+  role_ = Role::kFollower;
+  votes_.clear();
+}
+
+bool Failover::ShouldStandForElection(TimePoint now, const World& w, std::string* why) const {
+  if (cfg_.mode != FailoverMode::kAuto || !term_known_ || needs_rejoin_) return false;
+  if (cfg_.Priority(cfg_.self) <= 0 || !w.pg.up) return false;
+  if (now < election_deadline_) return false;  // backing off after a failed election
+  // Anyone else holding or claiming the role right now keeps us out.
+  for (const Peer& p : w.peers) {
+    if (!p.alive || !p.pg_up || !p.pg_primary) continue;
+    if (Position(p.timeline, 0) >= Position(w.pg.timeline, 0)) return false;
+  }
+  if (!w.pg.in_recovery) {
+    // Our PostgreSQL is a primary without a lease: at start-up, after an agent restart,
+    // or after a lost lease that nobody else took over.
+    *why = "local PostgreSQL is a primary (timeline " + std::to_string(w.pg.timeline) +
+           ") and holds no lease";
+    return true;
+  }
+  if (w.pg.receiver_streaming) return false;  // the primary still sends us WAL
+  // A replica stands only when the primary it knew is known to be gone: declared dead
+  // by gossip, or alive with its PostgreSQL down.  Suspicion alone is not enough, and a
+  // cluster where no primary was ever known needs an operator.
+  const Peer* primary = w.Find(state_.leader);
+  if (!primary) {
+    for (const Peer& p : w.peers)
+      if (p.pg_primary) primary = &p;
+  }
+  if (!primary) return false;
+  if (primary->dead) {
+    *why = "primary " + primary->name + " is dead and the WAL receiver lost it";
+    return true;
+  }
+  if (primary->alive && !primary->pg_up) {
+    *why = "PostgreSQL on primary " + primary->name + " is down and the WAL receiver lost it";
+    return true;
+  }
+  return false;
+}
+
+void Failover::StartElection(TimePoint now, const World& w, const std::string& why, Actions& a) {
+  state_.term++;
+  state_.leader.clear();
+  state_.voted_for.clear();
+  state_.fresh = false;
+  role_ = Role::kCandidate;
+  votes_.clear();
+  FailoverMsg req = Msg(MsgType::kVoteRequest, state_.term, cfg_.self);
+  req.timeline = w.pg.timeline;
+  req.lsn = w.pg.lsn;
+  req.primary = !w.pg.in_recovery;
+  if (cfg_.IsVoter(cfg_.self) && VoteRefusal(now, req, w).empty()) {
+    state_.voted_for = cfg_.self;
+    votes_.insert(cfg_.self);
+  }
+  a.durable = state_;
+  election_deadline_ = now + ElectionBackoff();
+  a.log.push_back("term " + std::to_string(state_.term) + ": standing for election (" + why +
+                  "), WAL at timeline " + std::to_string(w.pg.timeline) + " lsn " +
+                  std::to_string(w.pg.lsn));
+  vote_request_ = req;
+  SendVoteRequests(now, a);
+}
+
+void Failover::SendVoteRequests(TimePoint now, Actions& a) {
+  // Requests and grants are idempotent (a voter re-grants to the candidate it voted for),
+  // so lost datagrams are simply sent again.
+  for (const std::string& v : cfg_.voters)
+    if (v != cfg_.self && !votes_.count(v)) a.send.emplace_back(v, vote_request_);
+  next_resend_ = now + cfg_.resend_interval;
+}
+
+std::string Failover::VoteRefusal(TimePoint now, const FailoverMsg& m, const World& w) const {
+  const std::string& c = m.from;
+  if (!term_known_) return "fresh state: learning the cluster's term before voting";
+  if (m.term < state_.term) return "stale term " + std::to_string(m.term);
+  if (m.term == state_.term && !state_.voted_for.empty() && state_.voted_for != c)
+    return "already voted for " + state_.voted_for + " in term " + std::to_string(m.term);
+  if (cfg_.Priority(c) <= 0) return c + " has priority 0";
+  if (role_ == Role::kLeader && c != cfg_.self && lease_until_ > now)
+    return "I lead term " + std::to_string(state_.term) + " with a valid lease";
+  if (granted_until_ > now && granted_to_ != c)
+    return "lease granted to " + granted_to_ + " runs " + Ms(granted_until_ - now) + " more";
+  // Someone else still looks like a healthy primary from here.
+  for (const Peer& p : w.peers)
+    if (p.name != c && p.alive && p.pg_up && p.pg_primary && p.timeline >= m.timeline)
+      return p.name + " is alive and its PostgreSQL is a primary";
+  if (c != cfg_.self && w.pg.up && !w.pg.in_recovery && cfg_.Priority(cfg_.self) > 0 &&
+      w.pg.timeline >= m.timeline)
+    return "my own PostgreSQL is a primary";
+  // A replica candidate must be at least as far ahead as every replica we know, ties
+  // broken by priority, then name.  (A primary's replicas cannot be ahead of it on its
+  // timeline; the positions gossip reports lag the one in its request.)
+  if (m.primary) return "";
+  auto cand = Position(m.timeline, m.lsn);
+  auto better = [&](const std::string& name, uint64_t tl, uint64_t lsn) -> std::string {
+    auto pos = Position(tl, lsn);
+    if (pos > cand) return name + " has WAL further ahead";
+    if (pos == cand && cfg_.Priority(name) > 0) {
+      int pn = cfg_.Priority(name), pc = cfg_.Priority(c);
+      if (pn > pc || (pn == pc && name < c)) return name + " is as far ahead and preferred";
+    }
+    return "";
+  };
+  for (const Peer& p : w.peers) {
+    // Members that may never be promoted (priority 0, or no PostgreSQL) do not compete.
+    if (p.name == c || !p.alive || !p.pg_up || cfg_.Priority(p.name) <= 0) continue;
+    std::string r = better(p.name, p.timeline, p.lsn);
+    if (!r.empty()) return r;
+  }
+  if (c != cfg_.self && w.pg.up && cfg_.Priority(cfg_.self) > 0) {
+    std::string r = better(cfg_.self, w.pg.timeline, w.pg.lsn);
+    if (!r.empty()) return r;
+  }
+  return "";
+}
+
+void Failover::OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
+  FailoverMsg reply = Msg(MsgType::kVoteReply, std::max(state_.term, m.term), cfg_.self);
+  std::string refusal = VoteRefusal(now, m, w);
+  if (!refusal.empty()) {
+    reply.term = state_.term;
+    reply.reason = refusal;
+    a.log.push_back("term " + std::to_string(m.term) + ": refused vote to " + m.from + ": " + refusal);
+    Reply(m.from, reply, a);
+    return;
+  }
+  if (m.term > state_.term) {
+    if (role_ == Role::kLeader) LoseLeadership(now, w, m.from + " stands in a higher term", a);
+    BecomeFollower("a higher term started", a);
+    AdoptTerm(m.term, "", a);
+  }
+  if (state_.voted_for != m.from) {
+    state_.voted_for = m.from;
+    a.durable = state_;
+  }
+  reply.granted = true;
+  a.log.push_back("term " + std::to_string(m.term) + ": voted for " + m.from + " (timeline " +
+                  std::to_string(m.timeline) + " lsn " + std::to_string(m.lsn) + ")");
+  Reply(m.from, reply, a);
+}
+
+void Failover::OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
+  if (m.term > state_.term) {
+    BecomeFollower(m.from + " is in term " + std::to_string(m.term), a);
+    AdoptTerm(m.term, "", a);
+    return;
+  }
+  if (role_ != Role::kCandidate || m.term != state_.term) return;
+  if (!m.granted) {
+    a.log.push_back("term " + std::to_string(m.term) + ": " + m.from + " refused: " + m.reason);
+    return;
+  }
+  votes_.insert(m.from);
+  if (votes_.size() < cfg_.Majority()) return;
+  role_ = Role::kLeader;
+  state_.leader = cfg_.self;
+  a.durable = state_;
+  won_at_ = now;
+  had_lease_ = false;
+  lease_until_ = now;
+  std::string who;
+  for (const auto& v : votes_) who += (who.empty() ? "" : ", ") + v;
+  a.log.push_back("term " + std::to_string(state_.term) + ": elected leader with votes from " + who);
+  if (w.pg.in_recovery) {
+    a.promote = true;
+    a.log.push_back("term " + std::to_string(state_.term) + ": promoting the local PostgreSQL");
+  }
+  if (fenced_) {
+    a.unfence = true;
+    fenced_ = false;
+  }
+  SendRenewals(now, a);
+}
+
+void Failover::SendRenewals(TimePoint now, Actions& a) {
+  uint64_t seq = ++renew_seq_;
+  Pending& p = pending_[seq];
+  p.sent = now;
+  if (cfg_.IsVoter(cfg_.self)) p.acks.insert(cfg_.self);
+  if (p.acks.size() >= cfg_.Majority()) {  // a single-voter cluster
+    lease_until_ = std::max(lease_until_, now + cfg_.lease);
+    had_lease_ = true;
+  }
+  FailoverMsg m = Msg(MsgType::kLeaseRenew, state_.term, cfg_.self);
+  m.seq = seq;
+  for (const std::string& v : cfg_.voters)
+    if (v != cfg_.self) a.send.emplace_back(v, m);
+  next_renew_ = now + cfg_.renew_interval;
+  // Renewals older than a lease can no longer extend it.
+  while (!pending_.empty() && pending_.begin()->second.sent + cfg_.lease < now)
+    pending_.erase(pending_.begin());
+}
+
+void Failover::OnLeaseRenew(TimePoint now, const FailoverMsg& m, Actions& a) {
+  FailoverMsg ack = Msg(MsgType::kLeaseAck, state_.term, cfg_.self);
+  ack.seq = m.seq;
+  if (m.term < state_.term || (m.term == state_.term && !state_.leader.empty() &&
+                               state_.leader != m.from)) {
+    Reply(m.from, ack, a);  // not granted; carries our term
+    return;
+  }
+  term_known_ = true;
+  if (m.term > state_.term || role_ != Role::kFollower) BecomeFollower(m.from + " leads", a);
+  AdoptTerm(m.term, m.from, a);
+  granted_until_ = now + cfg_.lease + cfg_.drift_margin;
+  granted_to_ = m.from;
+  ack.term = state_.term;
+  ack.granted = true;
+  Reply(m.from, ack, a);
+}
+
+void Failover::OnLeaseAck(const FailoverMsg& m) {
+  if (role_ != Role::kLeader || m.term != state_.term || !m.granted) return;
+  auto it = pending_.find(m.seq);
+  if (it == pending_.end()) return;
+  it->second.acks.insert(m.from);
+  if (it->second.acks.size() >= cfg_.Majority()) {
+    lease_until_ = std::max(lease_until_, it->second.sent + cfg_.lease);
+    had_lease_ = true;
+  }
+}
+
+Actions Failover::Receive(TimePoint now, const FailoverMsg& m, const World& w) {
+  Actions a;
+  if (m.from == cfg_.self) return a;
+  switch (m.type) {
+    case MsgType::kVoteRequest:
+      if (cfg_.IsVoter(cfg_.self)) OnVoteRequest(now, m, w, a);
+      break;
+    case MsgType::kVoteReply:
+      OnVoteReply(now, m, w, a);
+      break;
+    case MsgType::kLeaseRenew:
+      if (cfg_.IsVoter(cfg_.self)) OnLeaseRenew(now, m, a);
+      break;
+    case MsgType::kLeaseAck:
+      if (!m.granted && m.term > state_.term) {
+        LoseLeadership(now, w, m.from + " is in term " + std::to_string(m.term), a);
+        AdoptTerm(m.term, "", a);
+      } else {
+        OnLeaseAck(m);
+      }
+      break;
+    case MsgType::kStepDown:
+      if (m.term == state_.term && state_.leader == m.from) {
+        granted_until_ = now;  // the leader has fenced itself: no need to wait
+        a.log.push_back("term " + std::to_string(m.term) + ": " + m.from + " stepped down");
+      }
+      break;
+  }
+  return a;
+}
+
+Actions Failover::StepDown(TimePoint now, const std::string& why) {
+  Actions a;
+  StepDownInto(now, why, a);
+  return a;
+}
+
+void Failover::StepDownInto(TimePoint now, const std::string& why, Actions& a) {
+  if (role_ != Role::kLeader) return;
+  World none;
+  none.pg.up = true;  // fence whatever is there: the caller decides how
+  LoseLeadership(now, none, why, a);
+  // Only after fencing may the voters release the lease early.
+  FailoverMsg m = Msg(MsgType::kStepDown, state_.term, cfg_.self);
+  for (const std::string& v : cfg_.voters)
+    if (v != cfg_.self) a.send.emplace_back(v, m);
+  if (cfg_.IsVoter(cfg_.self)) granted_until_ = now;
+  election_deadline_ = now + cfg_.lease;  // do not stand again at once
+}
+
+Actions Failover::Tick(TimePoint now, const World& w) {
+  Actions a;
+  if (!have_started_) {
+    have_started_ = true;
+    started_ = now;
+  }
+  // Established terms travel with gossip too: a higher term that has a leader is adopted
+  // (without a vote).  A mere candidate's term is not: a candidate that cannot win must
+  // not depose a leader that holds its lease (Raft's disruptive-server problem).
+  for (const Peer& p : w.peers) {
+    if (p.term > state_.term && !p.leader.empty()) {
+      if (role_ == Role::kLeader) LoseLeadership(now, w, p.name + " is in term " + std::to_string(p.term), a);
+      BecomeFollower("a higher term exists", a);
+      AdoptTerm(p.term, p.leader, a);
+    }
+    if (p.alive) term_known_ = true;
+  }
+  if (!term_known_ && now - started_ > cfg_.lease + cfg_.election_timeout) term_known_ = true;
+
+  bool local_primary = w.pg.up && !w.pg.in_recovery;
+  needs_rejoin_ = local_primary && role_ != Role::kLeader && !state_.leader.empty() &&
+                  state_.leader != cfg_.self;
+  if (needs_rejoin_ && !fenced_) {
+    a.fence = true;
+    fenced_ = true;
+    a.log.push_back("term " + std::to_string(state_.term) + ": " + state_.leader +
+                    " leads; the local primary is fenced and needs a rejoin");
+  }
+
+  switch (role_) {
+    case Role::kLeader:
+      if (!w.pg.up) {
+        StepDownInto(now, "local PostgreSQL is down", a);
+        break;
+      }
+      if (had_lease_ ? now >= lease_until_ : now >= won_at_ + cfg_.lease) {
+        LoseLeadership(now, w, had_lease_ ? "lease expired without renewal by a majority"
+                                          : "no first lease from a majority",
+                       a);
+        election_deadline_ = now + ElectionBackoff();
+        break;
+      }
+      if (w.pg.in_recovery && now >= won_at_ + cfg_.lease) {
+        StepDownInto(now, "promotion did not complete within a lease", a);
+        break;
+      }
+      if (now >= next_renew_) SendRenewals(now, a);
+      break;
+    case Role::kCandidate:
+      if (now >= election_deadline_) {
+        BecomeFollower("no majority (" + std::to_string(votes_.size()) + " of " +
+                           std::to_string(cfg_.voters.size()) + " voters)",
+                       a);
+        election_deadline_ = now + ElectionBackoff();
+      } else if (now >= next_resend_) {
+        SendVoteRequests(now, a);
+      }
+      break;
+    case Role::kFollower: {
+      std::string why;
+      if (ShouldStandForElection(now, w, &why)) StartElection(now, w, why, a);
+      break;
+    }
+  }
+  return a;
+}
+
+bool Failover::ServesPrimary(TimePoint now, const LocalPg& pg) const {
+  return role_ == Role::kLeader && had_lease_ && now < lease_until_ && pg.up && !pg.in_recovery &&
+         pg.writable;
+}
+
+}  // namespace kw

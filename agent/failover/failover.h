@@ -1,0 +1,172 @@
+// The failover decision: quorum votes, the leader lease, fencing and promotion, as a pure
+// state machine (no sockets, no clocks, no files).  The protocol is specified in
+// agent/failover/PROTOCOL.md; this header is its contract.
+//
+// Inputs: Tick(now, world) on every timer round, Receive(now, message, world) for each
+// failover message, where `world` is what this node knows right now (its own PostgreSQL
+// and the gossip view of the others).  Each returns Actions, which the caller carries out
+// in order: first persist `durable` (if set) and only when that succeeded send the
+// messages; then promote/fence/unfence.  A caller that cannot persist must drop the
+// sends — a vote must never be answered before it is on disk.
+//
+// Not thread-safe: one owner thread drives it; ServesPrimary() may be read by others only
+// through a published copy (see agent/failover/service.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/clock.h"
+#include "agent/config.h"
+#include "agent/failover/state_file.h"
+
+namespace kw {
+
+struct FailoverConfig {
+  std::string self;
+  std::vector<std::string> voters;            // configured voters (majority of these)
+  std::map<std::string, int> priority;        // postgres members; 0 = never promote
+  Duration lease = seconds(5);
+  Duration drift_margin = milliseconds(500);  // voters add this to every lease they grant
+  Duration renew_interval = seconds(1);       // the leader renews this often
+  Duration election_timeout = seconds(2);     // a candidate retries after this (± 50%)
+  Duration resend_interval = milliseconds(200);  // unanswered vote requests are resent
+  FailoverMode mode = FailoverMode::kAuto;
+  size_t Majority() const { return voters.size() / 2 + 1; }
+  bool IsVoter(const std::string& n) const;
+  int Priority(const std::string& n) const;
+};
+
+// The local PostgreSQL as the postgres check last saw it.
+struct LocalPg {
+  bool up = false;
+  bool in_recovery = false;
+  bool writable = false;        // not read-only (a readonly fence makes it false)
+  bool receiver_streaming = false;
+  uint64_t timeline = 0;
+  uint64_t lsn = 0;             // primary: current; replica: received
+};
+
+// Another member as gossip sees it.
+struct Peer {
+  std::string name;
+  bool alive = false;           // not suspected, not dead
+  bool dead = false;            // declared dead
+  bool pg_up = false;
+  bool pg_primary = false;      // up and not in recovery
+  uint64_t timeline = 0;
+  uint64_t lsn = 0;
+  uint64_t term = 0;
+  std::string leader;           // whom it believes leads `term`
+};
+
+struct World {
+  LocalPg pg;
+  std::vector<Peer> peers;      // every other configured member
+  const Peer* Find(const std::string& name) const;
+};
+
+enum class MsgType : uint8_t { kVoteRequest = 1, kVoteReply, kLeaseRenew, kLeaseAck, kStepDown };
+
+struct FailoverMsg {
+  MsgType type = MsgType::kVoteRequest;
+  uint64_t term = 0;
+  std::string from;
+  uint64_t seq = 0;             // renew/ack pairing
+  uint64_t timeline = 0;        // vote request: the candidate's WAL position
+  uint64_t lsn = 0;
+  bool primary = false;         // vote request: the candidate's PostgreSQL is a primary
+  bool granted = false;         // vote reply / lease ack
+  std::string reason;           // vote reply: why not (for the candidate's log)
+};
+
+struct Actions {
+  std::optional<DurableState> durable;                   // persist first
+  std::vector<std::pair<std::string, FailoverMsg>> send;  // then send (to member name)
+  bool promote = false;          // promote the local PostgreSQL
+  bool fence = false;            // run the fence action now
+  bool unfence = false;          // lift a readonly fence (this node leads again)
+  std::vector<std::string> log;  // decisions with their reasons
+};
+
+enum class Role { kFollower, kCandidate, kLeader };
+
+class Failover {
+ public:
+  Failover(FailoverConfig cfg, DurableState state);
+
+  Actions Tick(TimePoint now, const World& w);
+  Actions Receive(TimePoint now, const FailoverMsg& m, const World& w);
+  // Voluntary step-down (local PostgreSQL down, or an operator's switchover).
+  Actions StepDown(TimePoint now, const std::string& why);
+
+  // 200 on /primary: leader, lease valid at `now`, PostgreSQL out of recovery and writable.
+  bool ServesPrimary(TimePoint now, const LocalPg& pg) const;
+  // Until when the leader's lease runs (its own clock); meaningful only for a leader.
+  TimePoint lease_until() const { return lease_until_; }
+  Role role() const { return role_; }
+  uint64_t term() const { return state_.term; }
+  const std::string& leader() const { return state_.leader; }
+  bool fenced() const { return fenced_; }
+  // This node's PostgreSQL is a primary that lost the role to a higher term: it needs a
+  // rejoin (pg_rewind and follow the new primary).
+  bool needs_rejoin() const { return needs_rejoin_; }
+  const DurableState& durable() const { return state_; }
+
+ private:
+  void AdoptTerm(uint64_t term, const std::string& leader, Actions& a);
+  void BecomeFollower(const std::string& why, Actions& a);
+  bool ShouldStandForElection(TimePoint now, const World& w, std::string* why) const;
+  void LoseLeadership(TimePoint now, const World& w, const std::string& why, Actions& a);
+  void StepDownInto(TimePoint now, const std::string& why, Actions& a);
+  void Reply(const std::string& to, FailoverMsg m, Actions& a) const;
+  void StartElection(TimePoint now, const World& w, const std::string& why, Actions& a);
+  void SendRenewals(TimePoint now, Actions& a);
+  void SendVoteRequests(TimePoint now, Actions& a);
+  std::string VoteRefusal(TimePoint now, const FailoverMsg& m, const World& w) const;
+  void OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
+  void OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
+  void OnLeaseRenew(TimePoint now, const FailoverMsg& m, Actions& a);
+  void OnLeaseAck(const FailoverMsg& m);
+  Duration ElectionBackoff();
+
+  FailoverConfig cfg_;
+  DurableState state_;
+  Role role_ = Role::kFollower;
+  bool fenced_ = false;
+  bool needs_rejoin_ = false;
+  // Until the node has seen the cluster's term (fresh state), it does not vote.
+  bool term_known_;
+  TimePoint started_{};
+  bool have_started_ = false;
+
+  // As a voter: the lease granted to granted_to_ runs until this instant.
+  TimePoint granted_until_{};
+  std::string granted_to_;
+  // As a candidate.
+  std::set<std::string> votes_;
+  FailoverMsg vote_request_;       // resent to the voters that have not granted yet
+  TimePoint next_resend_{};
+  TimePoint election_deadline_{};
+  uint64_t backoff_seed_ = 0;
+  // As the leader.
+  TimePoint lease_until_{};
+  TimePoint won_at_{};
+  bool had_lease_ = false;
+  TimePoint next_renew_{};
+  uint64_t renew_seq_ = 0;
+  struct Pending {
+    TimePoint sent;
+    std::set<std::string> acks;
+  };
+  std::map<uint64_t, Pending> pending_;
+  bool promote_requested_ = false;
+};
+
+const char* RoleName(Role r);
+
+}  // namespace kw

@@ -1,0 +1,204 @@
+// The failover rules one at a time (PROTOCOL.md "Rules"); the simulation covers them
+// together.
+#include "agent/failover/failover.h"
+
+#include <doctest/doctest.h>
+
+using namespace kw;
+
+namespace {
+
+FailoverConfig Cfg(const std::string& self) {
+  FailoverConfig c;
+  c.self = self;
+  c.voters = {"pg1", "pg2", "lb1"};
+  c.priority = {{"pg1", 100}, {"pg2", 50}, {"pg3", 0}};
+  return c;
+}
+
+TimePoint T(int ms) { return TimePoint(milliseconds(1000000 + ms)); }
+
+Peer PgPeer(const std::string& name, bool alive, bool primary, uint64_t tl, uint64_t lsn) {
+  Peer p;
+  p.name = name;
+  p.alive = alive;
+  p.dead = !alive;
+  p.pg_up = alive;
+  p.pg_primary = primary;
+  p.timeline = tl;
+  p.lsn = lsn;
+  return p;
+}
+
+FailoverMsg VoteReq(const std::string& from, uint64_t term, uint64_t tl, uint64_t lsn, bool primary = false) {
+  FailoverMsg m;
+  m.type = MsgType::kVoteRequest;
+  m.from = from;
+  m.term = term;
+  m.timeline = tl;
+  m.lsn = lsn;
+  m.primary = primary;
+  return m;
+}
+
+const FailoverMsg* SentTo(const Actions& a, const std::string& to) {
+  for (const auto& [t, m] : a.send)
+    if (t == to) return &m;
+  return nullptr;
+}
+
+// lb1, a voter without PostgreSQL, that knows term 3.
+Failover Voter() { return Failover(Cfg("lb1"), DurableState{3, "", "pg1", false}); }
+
+World Seen(std::vector<Peer> peers) {
+  World w;
+  w.peers = std::move(peers);
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("a vote is granted once per term and persisted with the reply") {
+  Failover v = Voter();
+  World w = Seen({PgPeer("pg1", false, true, 1, 500), PgPeer("pg2", true, false, 1, 400)});
+  Actions a = v.Receive(T(0), VoteReq("pg2", 4, 1, 400), w);
+  REQUIRE(a.durable);
+  CHECK(a.durable->term == 4);
+  CHECK(a.durable->voted_for == "pg2");
+  REQUIRE(SentTo(a, "pg2"));
+  CHECK(SentTo(a, "pg2")->granted);
+  // The same candidate again: granted again (a lost reply), nothing new to persist.
+  Actions again = v.Receive(T(10), VoteReq("pg2", 4, 1, 400), w);
+  CHECK(SentTo(again, "pg2")->granted);
+  // Another candidate in the same term: refused.
+  Actions other = v.Receive(T(20), VoteReq("pg1", 4, 1, 600), w);
+  CHECK_FALSE(SentTo(other, "pg1")->granted);
+  CHECK(SentTo(other, "pg1")->reason == "already voted for pg2 in term 4");
+  // A stale term: refused.
+  CHECK_FALSE(SentTo(v.Receive(T(30), VoteReq("pg1", 3, 1, 600), w), "pg1")->granted);
+}
+
+TEST_CASE("no vote while a lease granted to another member runs") {
+  Failover v = Voter();
+  FailoverMsg renew;
+  renew.type = MsgType::kLeaseRenew;
+  renew.from = "pg1";
+  renew.term = 3;
+  renew.seq = 9;
+  Actions ack = v.Receive(T(0), renew, Seen({}));
+  REQUIRE(SentTo(ack, "pg1"));
+  CHECK(SentTo(ack, "pg1")->granted);
+  CHECK(SentTo(ack, "pg1")->seq == 9);
+  World w = Seen({PgPeer("pg1", false, true, 1, 500), PgPeer("pg2", true, false, 1, 500)});
+  // lease 5 s + drift 500 ms from receipt
+  Actions early = v.Receive(T(5400), VoteReq("pg2", 4, 1, 500), w);
+  CHECK_FALSE(SentTo(early, "pg2")->granted);
+  CHECK(SentTo(early, "pg2")->reason.find("lease granted to pg1") == 0);
+  CHECK_FALSE(early.durable);  // a refusal does not move the term
+  Actions late = v.Receive(T(5501), VoteReq("pg2", 4, 1, 500), w);
+  CHECK(SentTo(late, "pg2")->granted);
+}
+
+TEST_CASE("a step-down releases the lease at once") {
+  Failover v = Voter();
+  FailoverMsg renew;
+  renew.type = MsgType::kLeaseRenew;
+  renew.from = "pg1";
+  renew.term = 3;
+  v.Receive(T(0), renew, Seen({}));
+  FailoverMsg down = renew;
+  down.type = MsgType::kStepDown;
+  v.Receive(T(100), down, Seen({}));
+  World w = Seen({PgPeer("pg1", true, false, 1, 500), PgPeer("pg2", true, false, 1, 500)});
+  w.peers[0].pg_up = false;  // pg1's PostgreSQL is down
+  CHECK(SentTo(v.Receive(T(200), VoteReq("pg2", 4, 1, 500), w), "pg2")->granted);
+}
+
+TEST_CASE("a replica behind another, a priority-0 candidate, a healthy primary: refused") {
+  Failover v = Voter();
+  World w = Seen({PgPeer("pg1", true, false, 1, 900), PgPeer("pg2", true, false, 1, 800)});
+  CHECK(SentTo(v.Receive(T(0), VoteReq("pg2", 4, 1, 800), w), "pg2")->reason == "pg1 has WAL further ahead");
+  // Equal positions: the higher priority wins.
+  w.peers[0].lsn = 800;
+  CHECK(SentTo(v.Receive(T(0), VoteReq("pg2", 4, 1, 800), w), "pg2")->reason == "pg1 is as far ahead and preferred");
+  CHECK(SentTo(v.Receive(T(0), VoteReq("pg3", 4, 1, 999), w), "pg3")->reason == "pg3 has priority 0");
+  // A higher timeline beats a higher LSN.
+  World tl = Seen({PgPeer("pg1", true, false, 1, 5000), PgPeer("pg2", true, false, 2, 10)});
+  CHECK(SentTo(v.Receive(T(0), VoteReq("pg2", 4, 2, 10), tl), "pg2")->granted);
+  Failover v2 = Voter();
+  World healthy = Seen({PgPeer("pg1", true, true, 1, 900), PgPeer("pg2", true, false, 1, 900)});
+  CHECK(SentTo(v2.Receive(T(0), VoteReq("pg2", 4, 1, 900), healthy), "pg2")->reason ==
+        "pg1 is alive and its PostgreSQL is a primary");
+}
+
+TEST_CASE("a node with a fresh state does not vote before it knows the term") {
+  Failover v(Cfg("lb1"), DurableState{0, "", "", true});
+  World none;  // hears nobody yet
+  v.Tick(T(0), none);
+  CHECK(SentTo(v.Receive(T(10), VoteReq("pg2", 1, 1, 0), none), "pg2")->reason ==
+        "fresh state: learning the cluster's term before voting");
+  // Gossip shows a member with an established term: adopted, and voting resumes.
+  Peer p = PgPeer("pg1", true, true, 1, 10);
+  p.term = 6;
+  p.leader = "pg1";
+  Actions a = v.Tick(T(20), Seen({p}));
+  REQUIRE(a.durable);
+  CHECK(a.durable->term == 6);
+  CHECK(v.term() == 6);
+}
+
+TEST_CASE("a candidate's term seen in gossip does not depose a leader") {
+  Failover leader(Cfg("pg1"), DurableState{3, "pg1", "pg1", false});
+  World w;
+  w.pg = LocalPg{true, false, true, false, 1, 100};
+  Peer cand = PgPeer("pg2", true, false, 1, 100);
+  cand.term = 9;  // standing, no leader
+  w.peers = {cand};
+  leader.Tick(T(0), w);
+  // Not moved to 9: it stands for its own lease in 3 + 1 (an agent restart).
+  CHECK(leader.term() == 4);
+  CHECK(leader.role() == Role::kCandidate);
+}
+
+TEST_CASE("the primary wins its lease, serves, and fences when renewals stop") {
+  Failover p(Cfg("pg1"), DurableState{0, "", "", false});
+  World w;
+  w.pg = LocalPg{true, false, true, false, 1, 100};
+  w.peers = {PgPeer("pg2", true, false, 1, 100)};
+  Actions a = p.Tick(T(0), w);
+  CHECK(p.role() == Role::kCandidate);
+  REQUIRE(a.durable);
+  CHECK(a.durable->voted_for == "pg1");
+  REQUIRE(SentTo(a, "lb1"));
+  CHECK(SentTo(a, "lb1")->primary);
+  FailoverMsg yes;
+  yes.type = MsgType::kVoteReply;
+  yes.from = "lb1";
+  yes.term = 1;
+  yes.granted = true;
+  Actions won = p.Receive(T(10), yes, w);
+  CHECK(p.role() == Role::kLeader);
+  CHECK_FALSE(won.promote);  // already a primary
+  CHECK_FALSE(p.ServesPrimary(T(10), w.pg));  // no lease yet
+  const FailoverMsg* renew = SentTo(won, "lb1");
+  REQUIRE(renew);
+  FailoverMsg ack;
+  ack.type = MsgType::kLeaseAck;
+  ack.from = "lb1";
+  ack.term = 1;
+  ack.seq = renew->seq;
+  ack.granted = true;
+  p.Receive(T(20), ack, w);
+  CHECK(p.ServesPrimary(T(20), w.pg));
+  CHECK(p.ServesPrimary(T(5009), w.pg));
+  CHECK_FALSE(p.ServesPrimary(T(5010), w.pg));  // 5 s from the renewal's send time
+  // Read-only PostgreSQL never serves.
+  LocalPg ro = w.pg;
+  ro.writable = false;
+  CHECK_FALSE(p.ServesPrimary(T(30), ro));
+  // No further acks: the lease ends and the leader fences itself.
+  for (int t = 1000; t < 5000; t += 1000) CHECK_FALSE(p.Tick(T(t), w).fence);
+  Actions lost = p.Tick(T(5010), w);
+  CHECK(lost.fence);
+  CHECK(p.role() == Role::kFollower);
+}
