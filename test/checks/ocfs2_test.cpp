@@ -112,6 +112,16 @@ TEST_CASE("ocfs2: o2hb heartbeat age from debugfs, found through configfs") {
   CHECK(blind.detail.find("debugfs mounted?") != std::string::npos);
 }
 
+TEST_CASE("ocfs2: with global heartbeat every region counts, the oldest is judged") {
+  CheckResult ok = RunFixture("heartbeat_global", "heartbeat_max_age = 5s\nheartbeat = global\n");
+  CHECK(ok.outcome == Outcome::kPass);
+  CHECK(*ok.FindValue("heartbeat_age_seconds") == doctest::Approx(2.31));
+  CHECK(LabelOf(ok, "o2hb_region") == "B2E1D0C9B8A7F6E5D4C3B2A1F0E9D8C7");
+  CheckResult old = RunFixture("heartbeat_global", "heartbeat_max_age = 2s\n");
+  CHECK(old.outcome == Outcome::kFail);
+  CHECK(old.detail.find("region B2E1D0C9B8A7F6E5D4C3B2A1F0E9D8C7") != std::string::npos);
+}
+
 TEST_CASE("ocfs2: configuration errors name the key") {
   std::string errors;
   CHECK_FALSE(BuildOne("[check.f]\ntype = ocfs2\n", "/", &errors));
