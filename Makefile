@@ -90,3 +90,17 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- gossip: libFuzzer target for the datagram decoder (clang++) ----
+#   make fuzz [FUZZ_TIME=60]   builds build/fuzz/gossip_decode_fuzz and runs it for FUZZ_TIME s
+FUZZ_TIME ?= 60
+FUZZ_SRCS := agent/gossip/wire.cpp agent/gossip/crypto.cpp agent/status.cpp
+.PHONY: fuzz
+fuzz: $(BUILD)/fuzz/gossip_decode_fuzz
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/gossip_decode_fuzz -max_total_time=$(FUZZ_TIME) -max_len=1500 -print_final_stats=1 \
+	  $(BUILD)/fuzz/corpus test/fuzz/corpus
+$(BUILD)/fuzz/gossip_decode_fuzz: test/fuzz/gossip_decode_fuzz.cpp $(FUZZ_SRCS) agent/gossip/wire.h agent/gossip/crypto.h
+	@mkdir -p $(dir $@)
+	clang++ -std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $@ test/fuzz/gossip_decode_fuzz.cpp $(FUZZ_SRCS) -lsodium

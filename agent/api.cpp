@@ -94,6 +94,10 @@ Answer Simple(bool ok, std::string_view what_ok, std::string_view what_not) {
   return JsonAnswer(ok ? 200 : 503, w);
 }
 
+bool IsWritePath(std::string_view path) {
+  return path == "/" || path == "/primary" || path == "/read-write" || path == "/master";
+}
+
 Answer Readiness(const Snapshot& snap) {
   std::string waiting;
   for (const CheckState& c : snap.checks)
@@ -109,7 +113,17 @@ Answer HandleRequest(const ApiSources& src, std::string_view method, std::string
     return Error(405, "method not allowed (GET, HEAD, OPTIONS)");
   std::shared_ptr<const Snapshot> snap = src.snapshots->Get();
   TimePoint now = SteadyClock::now();
-  if (IsRolePath(path)) return AnswerRole(path, query, *snap);
+  if (IsRolePath(path)) {
+    Answer a = AnswerRole(path, query, *snap);
+    if (a.status == 200 && src.primary_veto && IsWritePath(path)) {
+      if (auto why = src.primary_veto(now)) {
+        JsonWriter w;
+        w.BeginObject().Key("role").String("primary").Key("reason").String(*why).EndObject();
+        return JsonAnswer(503, w);
+      }
+    }
+    return a;
+  }
   if (path == "/liveness") {
     bool live = !src.live || src.live();
     return Simple(live, "agent loops are making progress", "agent loops are stalled");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,10 @@ struct ApiSources {
   std::string version;
   // True while the agent's own loops make progress (/liveness).
   std::function<bool()> live;
+  // Once failover runs: why this node may not answer 200 on the write endpoints (/,
+  // /primary, /read-write, /master) at `now` — no leader lease — or nullopt.  Evaluated
+  // per request, against the clock, never cached.
+  std::function<std::optional<std::string>(TimePoint now)> primary_veto;
   // /cluster; unset while no [cluster] is configured.
   std::function<Answer()> cluster;
   // Appends further Prometheus lines (HTTP counters, gossip) to /metrics.

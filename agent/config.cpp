@@ -365,6 +365,26 @@ void ReadCheck(const RawSection& sec, Config& cfg, Diagnostics& diag) {
   cfg.checks.push_back(std::move(c));
 }
 
+// The gossip timings of [cluster] (agent/gossip/swim.h says what each one does).
+void ReadGossipKeys(KeyReader& r, ClusterConfig& c) {
+  c.secondary_key_file = r.String("secondary_key_file", "");
+  c.probe_interval = r.Dur("probe_interval", c.probe_interval);
+  c.probe_timeout = r.Dur("probe_timeout", c.probe_timeout);
+  c.indirect_checks = static_cast<int>(r.Int("indirect_checks", c.indirect_checks, 0, 16));
+  c.suspicion_mult = static_cast<int>(r.Int("suspicion_mult", c.suspicion_mult, 1, 100));
+  c.gossip_interval = r.Dur("gossip_interval", c.gossip_interval);
+  c.push_pull_interval = r.Dur("push_pull_interval", c.push_pull_interval);
+  c.reconnect_interval = r.Dur("reconnect_interval", c.reconnect_interval);
+  if (c.probe_interval < milliseconds(100)) r.Error("probe_interval", "must be at least 100ms");
+  if (c.probe_timeout < milliseconds(10)) r.Error("probe_timeout", "must be at least 10ms");
+  if (c.probe_timeout >= c.probe_interval)
+    r.Error("probe_timeout", "must be shorter than probe_interval (" +
+                                 FormatDuration(c.probe_interval) + ")");
+  if (c.gossip_interval < milliseconds(10)) r.Error("gossip_interval", "must be at least 10ms");
+  if (c.push_pull_interval < seconds(1)) r.Error("push_pull_interval", "must be at least 1s");
+  if (c.reconnect_interval < seconds(1)) r.Error("reconnect_interval", "must be at least 1s");
+}
+
 void ReadCluster(const RawSection& sec, ClusterConfig& c, Diagnostics& diag) {
   KeyReader r(sec, diag);
   c.present = true;
@@ -376,6 +396,7 @@ void ReadCluster(const RawSection& sec, ClusterConfig& c, Diagnostics& diag) {
   c.failover = mode == "manual" ? FailoverMode::kManual
                : mode == "off"  ? FailoverMode::kOff
                                 : FailoverMode::kAuto;
+  ReadGossipKeys(r, c);
   r.Finish();
 }
 

@@ -141,6 +141,15 @@ struct ClusterConfig {
   HostPort bind{"0.0.0.0", 7950};
   std::string key_file;
   FailoverMode failover = FailoverMode::kAuto;
+  // Gossip (agent/gossip/): memberlist's LAN defaults.
+  std::string secondary_key_file;  // also accepted for decryption (key rotation)
+  Duration probe_interval = seconds(1);
+  Duration probe_timeout = milliseconds(500);
+  int indirect_checks = 3;
+  int suspicion_mult = 4;
+  Duration gossip_interval = milliseconds(200);
+  Duration push_pull_interval = seconds(30);
+  Duration reconnect_interval = seconds(10);
 };
 
 struct Config {

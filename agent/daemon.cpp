@@ -5,7 +5,10 @@
 #include <random>
 #include <thread>
 
+#include "agent/gossip/cluster_api.h"
+#include "agent/gossip/service.h"
 #include "agent/http_client.h"
+#include "agent/json.h"
 #include "agent/http_server.h"
 #include "agent/scheduler.h"
 #include "agent/track_files.h"
@@ -58,6 +61,38 @@ bool HttpAnswers(const HostPort& bound) {
   return resp.ok() && resp->status == 200;
 }
 
+Result<std::unique_ptr<gossip::GossipService>> StartGossip(const Config& cfg, const Clock& clock,
+                                                           Logger& log) {
+  auto settings = gossip::SettingsFromConfig(cfg);
+  if (!settings.ok()) return settings.status();
+  auto on_event = [&log](const gossip::MemberEvent& e) {
+    const char* from = gossip::MemberStatusName(e.from);
+    const char* to = gossip::MemberStatusName(e.to);
+    log.Log(e.to == gossip::MemberStatus::kAlive ? LogLevel::kInfo : LogLevel::kWarning,
+            "member " + e.member + ": " + from + " -> " + to + " (incarnation " +
+                std::to_string(e.incarnation) + ")",
+            {{"MEMBER", e.member}, {"OLD_STATE", from}, {"NEW_STATE", to}});
+  };
+  auto svc = gossip::GossipService::Start(*settings, clock, on_event);
+  if (!svc.ok()) return svc.status();
+  log.Log(LogLevel::kInfo, "gossip: cluster " + cfg.cluster.name + " on udp " +
+                               (*svc)->bound().ToString() + " with " +
+                               std::to_string(cfg.members.size()) + " members");
+  return svc;
+}
+
+// /status: "members": [{"name","status"}], the short form of /cluster.
+void MembersStatus(const gossip::ClusterView& v, JsonWriter& w) {
+  w.Key("members").BeginArray();
+  for (const gossip::MemberView& m : v.members)
+    w.BeginObject()
+        .Key("name").String(m.name)
+        .Key("status").String(gossip::MemberStatusName(m.status))
+        .Key("role").String(gossip::PgRoleName(m.state.role))
+        .EndObject();
+  w.EndArray();
+}
+
 }  // namespace
 
 void BlockStopSignals() {
@@ -92,6 +127,25 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
   src.live = [&] { return clock.Now() - scheduler.heartbeat() < kStallLimit; };
   std::unique_ptr<HttpServer> server;
   src.metrics.push_back([&](std::string& out) { server->AppendMetrics(out); });
+
+  // Gossip membership (agent/gossip/): started before the HTTP server so that /cluster
+  // always has a view, stopped after the scheduler whose results it gossips.
+  std::unique_ptr<gossip::GossipService> members;
+  if (cfg.cluster.present) {
+    auto started = StartGossip(cfg, clock, log);
+    if (!started.ok()) {
+      log.Log(LogLevel::kError, started.status().message());
+      return 1;
+    }
+    members = std::move(started.value());
+    src.cluster = [&] { return gossip::ClusterAnswer(members->View(), clock.Now()); };
+    src.metrics.push_back(
+        [&](std::string& out) { gossip::AppendGossipMetrics(members->View(), clock.Now(), out); });
+    src.status.push_back([&](JsonWriter& w) { MembersStatus(members->View(), w); });
+    scheduler.OnPublish([&](const Snapshot& snap, const std::vector<Transition>&) {
+      members->SetLocalState(gossip::NodeStateFromSnapshot(snap));
+    });
+  }
 
   auto started = HttpServer::Start(cfg.agent, src);
   if (!started.ok()) {
@@ -135,6 +189,7 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
   server.reset();
   scheduler.Stop();
   sched_thread.join();
+  members.reset();
   return 0;
 }
 

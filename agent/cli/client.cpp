@@ -20,6 +20,7 @@ const char* kUsage =
     "               primary, replica, read-only, health, liveness, readiness), 1 otherwise,\n"
     "               2 when the agent cannot be reached\n"
     "  status       a table of the agent's checks\n"
+    "  members      a table of the gossip members as the agent sees them\n"
     "  version      print the client's version\n"
     "defaults: --url http://127.0.0.1:9201 --timeout 1s\n";
 
@@ -99,6 +100,46 @@ int CmdStatus(const ClientOptions& o, FILE* out, FILE* err) {
   return kOk;
 }
 
+int CmdMembers(const ClientOptions& o, FILE* out, FILE* err) {
+  auto resp = Get(o, "/cluster", err);
+  if (!resp) return kUnreachable;
+  auto j = ParseJson(resp->body);
+  if (resp->status != 200 || !j.ok()) {
+    std::fprintf(err, "keepwatch: no gossip view from %s/cluster (HTTP %d)%s\n", o.url.c_str(),
+                 resp->status, resp->status == 404 ? "; is [cluster] configured?" : "");
+    return kUnreachable;
+  }
+  const Json& c = *j;
+  std::fprintf(out, "cluster %s  node %s  alive %d  suspect %d  dead %d  term %d  leader %s\n\n",
+               c["cluster"].str.c_str(), c["node"].str.c_str(), static_cast<int>(c["alive"].num),
+               static_cast<int>(c["suspect"].num), static_cast<int>(c["dead"].num),
+               static_cast<int>(c["term"].num), c["leader"].IsNull() ? "-" : c["leader"].str.c_str());
+  std::fprintf(out, "%s%s%s%s%s%s%s%s\n", Pad("MEMBER", 16).c_str(), Pad("STATE", 9).c_str(),
+               Pad("INC", 6).c_str(), Pad("HEARD", 8).c_str(), Pad("ROLE", 9).c_str(),
+               Pad("TL", 4).c_str(), Pad("RECEIVED/CURRENT", 19).c_str(), "CHECKS");
+  for (const Json& m : c["members"].arr) {
+    const Json& s = m["state"];
+    char heard[32] = "never";
+    if (m["self"].b)
+      std::snprintf(heard, sizeof heard, "self");
+    else if (!m["last_heard_seconds"].IsNull())
+      std::snprintf(heard, sizeof heard, "%.1fs", m["last_heard_seconds"].num);
+    std::string lsn = s["role"].str == "primary" ? s["current_lsn"].str : s["received_lsn"].str;
+    std::string checks = std::to_string(static_cast<int>(s["checks_passing"].num)) + " ok";
+    if (s["checks_failing"].num > 0) {
+      checks += ", " + std::to_string(static_cast<int>(s["checks_failing"].num)) + " failing:";
+      for (const Json& f : s["failing"].arr) checks += " " + f.str;
+    }
+    std::fprintf(out, "%s%s%s%s%s%s%s%s\n", Pad(m["name"].str, 16).c_str(),
+                 Pad(m["status"].str, 9).c_str(),
+                 Pad(std::to_string(static_cast<long long>(m["incarnation"].num)), 6).c_str(),
+                 Pad(heard, 8).c_str(), Pad(s["role"].str, 9).c_str(),
+                 Pad(std::to_string(static_cast<int>(s["timeline"].num)), 4).c_str(),
+                 Pad(lsn, 19).c_str(), checks.c_str());
+  }
+  return kOk;
+}
+
 int RunClient(const std::vector<std::string>& args, FILE* out, FILE* err) {
   ClientOptions o;
   size_t i = 0;
@@ -130,6 +171,7 @@ int RunClient(const std::vector<std::string>& args, FILE* out, FILE* err) {
   size_t rest = args.size() - i - 1;
   if (cmd == "check" && rest == 1) return CmdCheck(o, args[i + 1], out, err);
   if (cmd == "status" && rest == 0) return CmdStatus(o, out, err);
+  if (cmd == "members" && rest == 0) return CmdMembers(o, out, err);
   if (cmd == "version" && rest == 0) {
     std::fprintf(out, "keepwatch %s\n", kVersion);
     return kOk;

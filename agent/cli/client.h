@@ -24,5 +24,7 @@ int RunClient(const std::vector<std::string>& args, FILE* out, FILE* err);
 
 int CmdCheck(const ClientOptions& o, const std::string& name, FILE* out, FILE* err);
 int CmdStatus(const ClientOptions& o, FILE* out, FILE* err);
+// GET /cluster as a table: member, state, incarnation, last heard, role, LSN, checks.
+int CmdMembers(const ClientOptions& o, FILE* out, FILE* err);
 
 }  // namespace kw

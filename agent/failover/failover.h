@@ -106,8 +106,11 @@ class Failover {
 
   // 200 on /primary: leader, lease valid at `now`, PostgreSQL out of recovery and writable.
   bool ServesPrimary(TimePoint now, const LocalPg& pg) const;
-  // Until when the leader's lease runs (its own clock); meaningful only for a leader.
-  TimePoint lease_until() const { return lease_until_; }
+  // Until when this node may serve as primary by its lease (its own clock): the lease end
+  // while it leads with a lease, otherwise the epoch.
+  TimePoint ServingUntil() const {
+    return role_ == Role::kLeader && had_lease_ ? lease_until_ : TimePoint{};
+  }
   Role role() const { return role_; }
   uint64_t term() const { return state_.term; }
   const std::string& leader() const { return state_.leader; }

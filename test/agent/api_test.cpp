@@ -116,3 +116,26 @@ TEST_CASE("/metrics is Prometheus text with every check") {
     pos = eol + 1;
   }
 }
+
+TEST_CASE("the failover veto turns a writable primary's 200 into 503 on write paths only") {
+  Fixture f;
+  auto s = std::make_shared<Snapshot>(*f.box.Get());
+  CheckState pg;
+  pg.name = pg.type = "postgres";
+  pg.has_result = pg.up = true;
+  pg.last = CheckResult::Pass("primary").Value("in_recovery", 0).Value("writable", 1).Value("timeline", 1);
+  pg.last.Label("role", "primary");
+  s->checks.push_back(pg);
+  f.box.Publish(s);
+  REQUIRE(f.Get("/primary").status == 200);
+  std::optional<std::string> veto = "leader without a valid lease";
+  f.src.primary_veto = [&](TimePoint) { return veto; };
+  for (const char* p : {"/", "/primary", "/read-write", "/master"}) {
+    Answer a = f.Get(p);
+    CHECK(a.status == 503);
+    CHECK(a.body.find("leader without a valid lease") != std::string::npos);
+  }
+  CHECK(f.Get("/health").status == 200);
+  veto.reset();
+  CHECK(f.Get("/primary").status == 200);
+}

@@ -1,0 +1,208 @@
+#include "agent/failover/service.h"
+
+#include "agent/failover/codec.h"
+
+namespace kw {
+namespace {
+
+constexpr Duration kTick = milliseconds(100);
+constexpr Duration kActionTimeout = seconds(60);  // pg_promote(wait) may take a while
+constexpr size_t kDecisionsKept = 20;
+
+}  // namespace
+
+LocalPg LocalPgFrom(const Snapshot& snap) {
+  LocalPg pg;
+  const CheckState* c = snap.FindType("postgres");
+  if (!c || !c->has_result || c->last.outcome != Outcome::kPass) return pg;
+  auto num = [&](const char* name) {
+    const double* v = c->last.FindValue(name);
+    return v ? static_cast<uint64_t>(*v) : 0;
+  };
+  const double* rec = c->last.FindValue("in_recovery");
+  if (!rec) return pg;  // a result without a role is no basis for a decision
+  pg.up = true;
+  pg.in_recovery = *rec != 0;
+  pg.writable = num("writable") != 0;
+  const std::string* recv = c->last.FindLabel("wal_receiver");
+  pg.receiver_streaming = recv && *recv == "streaming";
+  pg.timeline = num("timeline");
+  pg.lsn = pg.in_recovery ? num("received_lsn") : num("current_lsn");
+  return pg;
+}
+
+FailoverService::FailoverService(FailoverConfig cfg, DurableState state, std::string state_dir,
+                                 const Clock& clock, const SnapshotBox& box, const PeerSource& peers,
+                                 FailoverTransport& transport, PgActuator& pg, Logger& log)
+    : machine_(std::move(cfg), std::move(state)),
+      state_dir_(std::move(state_dir)),
+      clock_(clock),
+      box_(box),
+      peers_(peers),
+      transport_(transport),
+      pg_(pg),
+      log_(log) {}
+
+Result<std::unique_ptr<FailoverService>> FailoverService::Start(
+    FailoverConfig cfg, std::string state_dir, const Clock& clock, const SnapshotBox& box,
+    const PeerSource& peers, FailoverTransport& transport, PgActuator& pg, Logger& log) {
+  auto state = LoadState(state_dir);
+  if (!state.ok()) return state.status();
+  if (state->fresh)
+    log.Log(LogLevel::kWarning, "failover: no state in " + state_dir +
+                                    "; starting fresh (no vote until the cluster's term is known)");
+  std::unique_ptr<FailoverService> s(
+      new FailoverService(std::move(cfg), *state, std::move(state_dir), clock, box, peers, transport, pg, log));
+  s->Publish();
+  s->thread_ = std::thread([p = s.get()] { p->Loop(); });
+  s->action_thread_ = std::thread([p = s.get()] { p->ActionLoop(); });
+  return s;
+}
+
+FailoverService::~FailoverService() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  action_cv_.notify_all();
+  thread_.join();
+  action_thread_.join();
+}
+
+void FailoverService::Deliver(std::string_view payload) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (inbox_.size() >= 256) {  // a flood: drop rather than grow
+      view_.bad_messages++;
+      return;
+    }
+    inbox_.emplace_back(payload);
+  }
+  cv_.notify_all();
+}
+
+void FailoverService::RequestStepDown(const std::string& why) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    step_down_ = why;
+  }
+  cv_.notify_all();
+}
+
+World FailoverService::BuildWorld() const {
+  World w;
+  w.pg = LocalPgFrom(*box_.Get());
+  w.peers = peers_.Peers();
+  return w;
+}
+
+void FailoverService::Carry(const Actions& a) {
+  for (const std::string& line : a.log) {
+    log_.Log(LogLevel::kInfo, "failover: " + line, {{"TERM", std::to_string(machine_.term())}});
+    std::lock_guard<std::mutex> l(mu_);
+    view_.decisions.push_back(line);
+    if (view_.decisions.size() > kDecisionsKept) view_.decisions.pop_front();
+    if (line.find("elected leader") != std::string::npos) view_.elections_won++;
+    if (line.find(": voted for ") != std::string::npos) view_.votes_granted++;
+    if (line.find(": refused vote to ") != std::string::npos) view_.votes_refused++;
+  }
+  if (a.durable) {
+    Status s = SaveState(state_dir_, *a.durable);
+    if (!s.ok()) {
+      // Never answer on a state that is not on disk: drop the sends; the peers retry.
+      log_.Log(LogLevel::kError, "failover: cannot save state: " + s.message());
+      std::lock_guard<std::mutex> l(mu_);
+      view_.persist_failures++;
+      return;
+    }
+  }
+  for (const auto& [to, msg] : a.send) transport_.SendFailover(to, EncodeFailover(msg));
+  auto queue = [&](const char* what, Status (PgActuator::*act)(TimePoint),
+                   uint64_t FailoverView::*count) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (count) view_.*count += 1;
+    actions_.push_back([this, what, act] {
+      Status s = (pg_.*act)(clock_.Now() + kActionTimeout);
+      log_.Log(s.ok() ? LogLevel::kInfo : LogLevel::kError,
+               std::string("failover: ") + what + (s.ok() ? " done" : " failed: " + s.message()));
+    });
+  };
+  // In the order they must happen: fence before anything else the same round asks for.
+  if (a.fence) queue("fence", &PgActuator::Fence, &FailoverView::fences);
+  if (a.unfence) queue("unfence", &PgActuator::Unfence, nullptr);
+  if (a.promote) queue("promote", &PgActuator::Promote, &FailoverView::promotions);
+  if (a.fence || a.unfence || a.promote) action_cv_.notify_all();
+}
+
+void FailoverService::Publish() {
+  std::lock_guard<std::mutex> l(mu_);
+  view_.role = machine_.role();
+  view_.term = machine_.term();
+  view_.leader = machine_.leader();
+  view_.serving_until = machine_.ServingUntil();
+  view_.fenced = machine_.fenced();
+  view_.needs_rejoin = machine_.needs_rejoin();
+}
+
+void FailoverService::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  TimePoint next_tick = clock_.Now();
+  while (!stop_) {
+    cv_.wait_for(l, kTick, [&] { return stop_ || !inbox_.empty() || step_down_.has_value(); });
+    if (stop_) break;
+    std::deque<std::string> inbox;
+    inbox.swap(inbox_);
+    std::optional<std::string> step_down = std::move(step_down_);
+    step_down_.reset();
+    l.unlock();
+    for (const std::string& payload : inbox) {
+      auto m = DecodeFailover(payload);
+      if (!m.ok()) {
+        std::lock_guard<std::mutex> g(mu_);
+        view_.bad_messages++;
+        continue;
+      }
+      Carry(machine_.Receive(clock_.Now(), *m, BuildWorld()));
+    }
+    if (step_down) Carry(machine_.StepDown(clock_.Now(), *step_down));
+    if (clock_.Now() >= next_tick) {
+      Carry(machine_.Tick(clock_.Now(), BuildWorld()));
+      next_tick = clock_.Now() + kTick;
+    }
+    Publish();
+    l.lock();
+  }
+}
+
+void FailoverService::ActionLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    action_cv_.wait(l, [&] { return stop_ || !actions_.empty(); });
+    if (stop_) break;
+    auto act = std::move(actions_.front());
+    actions_.pop_front();
+    l.unlock();
+    act();
+    l.lock();
+  }
+}
+
+std::optional<std::string> FailoverService::PrimaryVeto(TimePoint now) const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (view_.needs_rejoin)
+    return "former primary: " + view_.leader + " leads term " + std::to_string(view_.term) +
+           "; needs a rejoin";
+  if (view_.role != Role::kLeader)
+    return std::string("not the leader (term ") + std::to_string(view_.term) +
+           (view_.leader.empty() ? ", no leader)" : ", leader " + view_.leader + ")");
+  if (now >= view_.serving_until) return "leader without a valid lease";
+  return std::nullopt;
+}
+
+FailoverView FailoverService::View() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return view_;
+}
+
+}  // namespace kw

@@ -1,0 +1,122 @@
+// Runs the failover state machine (failover.h) in the daemon.
+//
+// One thread owns the Failover object: it ticks every 100 ms and on every message,
+// builds the World from the published check snapshot (the local PostgreSQL) and the
+// gossip view (PeerSource), persists the durable state before anything is sent, hands
+// messages to the transport, and queues PostgreSQL actions (promote, fence, unfence) to
+// a second thread so that a slow or hung PostgreSQL never stalls lease renewals.
+//
+// Thread-safety: Deliver(), PrimaryVeto() and View() may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/failover/failover.h"
+#include "agent/log.h"
+#include "agent/snapshot.h"
+
+namespace kw {
+
+// Carries encoded failover messages to other members (the gossip transport).
+class FailoverTransport {
+ public:
+  virtual ~FailoverTransport() = default;
+  virtual void SendFailover(const std::string& to, const std::string& payload) = 0;
+};
+
+// The other members as gossip sees them now.
+class PeerSource {
+ public:
+  virtual ~PeerSource() = default;
+  virtual std::vector<Peer> Peers() const = 0;
+};
+
+// What the failover does to the local PostgreSQL.  Called on the action thread only.
+class PgActuator {
+ public:
+  virtual ~PgActuator() = default;
+  virtual Status Promote(TimePoint deadline) = 0;
+  virtual Status Fence(TimePoint deadline) = 0;
+  virtual Status Unfence(TimePoint deadline) = 0;
+};
+
+// The local PostgreSQL as the first check of type "postgres" last reported it.
+LocalPg LocalPgFrom(const Snapshot& snap);
+
+struct FailoverView {
+  Role role = Role::kFollower;
+  uint64_t term = 0;
+  std::string leader;
+  TimePoint serving_until{};  // lease end while leader with a lease, else the epoch
+  bool fenced = false;
+  bool needs_rejoin = false;
+  uint64_t elections_won = 0;
+  uint64_t votes_granted = 0;
+  uint64_t votes_refused = 0;
+  uint64_t fences = 0;
+  uint64_t promotions = 0;
+  uint64_t bad_messages = 0;
+  uint64_t persist_failures = 0;
+  std::deque<std::string> decisions;  // the latest, oldest first
+};
+
+class FailoverService {
+ public:
+  // Loads the durable state from state_dir (a corrupt file is an error: do not start).
+  static Result<std::unique_ptr<FailoverService>> Start(FailoverConfig cfg, std::string state_dir,
+                                                        const Clock& clock, const SnapshotBox& box,
+                                                        const PeerSource& peers,
+                                                        FailoverTransport& transport,
+                                                        PgActuator& pg, Logger& log);
+  ~FailoverService();
+  FailoverService(const FailoverService&) = delete;
+  FailoverService& operator=(const FailoverService&) = delete;
+
+  // A payload from the transport (already authenticated by it).  Malformed → counted.
+  void Deliver(std::string_view payload);
+  // Why this node may not answer 200 on /primary at `now`, or nullopt when it may.
+  std::optional<std::string> PrimaryVeto(TimePoint now) const;
+  FailoverView View() const;
+  // Operator step-down (switchover, maintenance).
+  void RequestStepDown(const std::string& why);
+
+ private:
+  FailoverService(FailoverConfig cfg, DurableState state, std::string state_dir, const Clock& clock,
+                  const SnapshotBox& box, const PeerSource& peers, FailoverTransport& transport,
+                  PgActuator& pg, Logger& log);
+  void Loop();
+  void ActionLoop();
+  World BuildWorld() const;
+  void Carry(const Actions& a);
+  void Publish();
+
+  Failover machine_;
+  std::string state_dir_;
+  const Clock& clock_;
+  const SnapshotBox& box_;
+  const PeerSource& peers_;
+  FailoverTransport& transport_;
+  PgActuator& pg_;
+  Logger& log_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::deque<std::string> inbox_;
+  std::optional<std::string> step_down_;
+  FailoverView view_;
+  std::deque<std::function<void()>> actions_;
+  std::condition_variable action_cv_;
+  std::thread thread_;
+  std::thread action_thread_;
+};
+
+}  // namespace kw

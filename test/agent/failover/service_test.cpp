@@ -1,0 +1,207 @@
+// Three FailoverServices in one process, on real threads and real state files, joined by
+// an in-memory transport that can be cut: the primary takes the lease, a dead primary is
+// replaced (promotion), the isolated old leader fences itself.
+#include "agent/failover/service.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <set>
+#include <shared_mutex>
+
+#include "test/support/process.h"
+
+using namespace kw;
+using kw::test::TempDir;
+using kw::test::WaitFor;
+
+namespace {
+
+class NullLogger final : public Logger {
+ public:
+  void Log(LogLevel, std::string_view, const LogFields&) override {}
+};
+
+std::shared_ptr<Snapshot> PgSnapshot(bool primary, uint64_t timeline, uint64_t lsn, bool streaming) {
+  auto s = std::make_shared<Snapshot>();
+  CheckState c;
+  c.name = "postgres";
+  c.type = "postgres";
+  c.has_result = c.up = true;
+  c.last = CheckResult::Pass("ok")
+               .Value("in_recovery", primary ? 0 : 1)
+               .Value("writable", primary ? 1 : 0)
+               .Value("timeline", static_cast<double>(timeline))
+               .Value(primary ? "current_lsn" : "received_lsn", static_cast<double>(lsn));
+  c.last.Label("role", primary ? "primary" : "replica");
+  if (!primary) c.last.Label("wal_receiver", streaming ? "streaming" : "stopping");
+  s->checks.push_back(c);
+  return s;
+}
+
+struct Node;
+
+struct Cluster {
+  std::map<std::string, Node*> nodes;
+  std::mutex mu;
+  std::set<std::string> cut;  // members whose messages go nowhere and who hear nothing
+  // Services call into each other (Peers, SendFailover); Stop() makes sure none does
+  // while they are being destroyed.
+  std::shared_mutex life;
+  bool stopping = false;
+  void Stop() {
+    std::unique_lock<std::shared_mutex> l(life);
+    stopping = true;
+  }
+  bool IsCut(const std::string& n) {
+    std::lock_guard<std::mutex> l(mu);
+    return cut.count(n) != 0;
+  }
+};
+
+struct Node final : FailoverTransport, PeerSource, PgActuator {
+  Cluster* cluster;
+  std::string name;
+  bool postgres;
+  TempDir dir;
+  SnapshotBox box{std::make_shared<Snapshot>()};
+  std::unique_ptr<FailoverService> svc;
+  std::atomic<int> promotes{0}, fences{0}, unfences{0};
+
+  Node(Cluster* c, std::string n, bool pg) : cluster(c), name(std::move(n)), postgres(pg) {
+    cluster->nodes[name] = this;
+  }
+  ~Node() override {
+    cluster->Stop();  // also when an assertion ends the test early
+    svc.reset();
+  }
+
+  void SendFailover(const std::string& to, const std::string& payload) override {
+    std::shared_lock<std::shared_mutex> alive(cluster->life);
+    if (cluster->stopping || cluster->IsCut(name) || cluster->IsCut(to)) return;
+    auto it = cluster->nodes.find(to);
+    if (it != cluster->nodes.end() && it->second->svc) it->second->svc->Deliver(payload);
+  }
+
+  std::vector<Peer> Peers() const override {
+    std::vector<Peer> out;
+    std::shared_lock<std::shared_mutex> alive(cluster->life);
+    if (cluster->stopping) return out;
+    for (auto& [n, other] : cluster->nodes) {
+      if (n == name) continue;
+      Peer p;
+      p.name = n;
+      bool reachable = !cluster->IsCut(n) && !cluster->IsCut(name);
+      p.alive = reachable;
+      p.dead = !reachable;
+      LocalPg pg = LocalPgFrom(*other->box.Get());
+      p.pg_up = pg.up;
+      p.pg_primary = pg.up && !pg.in_recovery;
+      p.timeline = pg.timeline;
+      p.lsn = pg.lsn;
+      if (other->svc) {
+        FailoverView v = other->svc->View();
+        p.term = v.term;
+        p.leader = v.leader;
+      }
+      out.push_back(p);
+    }
+    return out;
+  }
+
+  Status Promote(TimePoint) override {
+    ++promotes;
+    box.Publish(PgSnapshot(true, 2, 1000, false));
+    return Status::Ok();
+  }
+  Status Fence(TimePoint) override {
+    ++fences;
+    return Status::Ok();
+  }
+  Status Unfence(TimePoint) override {
+    ++unfences;
+    return Status::Ok();
+  }
+};
+
+FailoverConfig Cfg(const std::string& self) {
+  FailoverConfig c;
+  c.self = self;
+  c.voters = {"pg1", "pg2", "lb1"};
+  c.priority = {{"pg1", 100}, {"pg2", 50}};
+  c.lease = milliseconds(1000);
+  c.drift_margin = milliseconds(100);
+  c.renew_interval = milliseconds(200);
+  c.election_timeout = milliseconds(400);
+  c.resend_interval = milliseconds(100);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("failover service: lease, failover with promotion, fencing of the isolated leader") {
+  RealClock clock;
+  NullLogger log;
+  Cluster cluster;
+  Node pg1(&cluster, "pg1", true), pg2(&cluster, "pg2", true), lb1(&cluster, "lb1", false);
+  pg1.box.Publish(PgSnapshot(true, 1, 500, false));
+  pg2.box.Publish(PgSnapshot(false, 1, 500, true));
+  for (Node* n : {&pg1, &pg2, &lb1}) {
+    auto s = FailoverService::Start(Cfg(n->name), n->dir.path(), clock, n->box, *n, *n, *n, log);
+    REQUIRE(s.ok());
+    n->svc = std::move(s.value());
+  }
+  REQUIRE(WaitFor([&] { return !pg1.svc->PrimaryVeto(clock.Now()); }, seconds(5)));
+  CHECK(pg2.svc->PrimaryVeto(clock.Now()).value().find("not the leader") == 0);
+  CHECK(pg1.svc->View().elections_won == 1);
+  auto saved = LoadState(lb1.dir.path());
+  REQUIRE(saved.ok());
+  CHECK(saved->leader == "pg1");
+  CHECK(saved->voted_for == "pg1");
+
+  // pg1 is cut off; its replica loses the stream.
+  {
+    std::lock_guard<std::mutex> l(cluster.mu);
+    cluster.cut.insert("pg1");
+  }
+  pg2.box.Publish(PgSnapshot(false, 1, 500, false));
+  // The isolated leader stops serving and fences when its lease ends without renewal.
+  REQUIRE(WaitFor([&] { return pg1.fences > 0; }, seconds(5)));
+  CHECK(pg1.svc->PrimaryVeto(clock.Now()).has_value());
+  // The replica is elected, promoted, and serves.
+  REQUIRE(WaitFor([&] { return !pg2.svc->PrimaryVeto(clock.Now()); }, seconds(10)));
+  CHECK(pg2.promotes == 1);
+  CHECK(pg2.svc->View().term > saved->term);
+  CHECK(pg1.svc->PrimaryVeto(clock.Now()).has_value());
+
+  // The old primary comes back: it learns the new term, stays fenced, needs a rejoin.
+  {
+    std::lock_guard<std::mutex> l(cluster.mu);
+    cluster.cut.clear();
+  }
+  REQUIRE(WaitFor([&] { return pg1.svc->View().needs_rejoin; }, seconds(5)));
+  CHECK(pg1.svc->PrimaryVeto(clock.Now()).value().find("former primary") == 0);
+  CHECK(pg1.unfences == 0);
+  CHECK(!pg2.svc->PrimaryVeto(clock.Now()));
+  cluster.Stop();
+  for (Node* n : {&pg1, &pg2, &lb1}) n->svc.reset();
+}
+
+TEST_CASE("failover service: garbage is counted, a corrupt state file refuses to start") {
+  RealClock clock;
+  NullLogger log;
+  Cluster cluster;
+  Node lb1(&cluster, "lb1", false);
+  auto s = FailoverService::Start(Cfg("lb1"), lb1.dir.path(), clock, lb1.box, lb1, lb1, lb1, log);
+  REQUIRE(s.ok());
+  cluster.Stop();
+  s.value()->Deliver("\x01\x02garbage");
+  REQUIRE(WaitFor([&] { return s.value()->View().bad_messages == 1; }, seconds(2)));
+  s.value().reset();
+  std::ofstream(StateFilePath(lb1.dir.path())) << "term=5\n";
+  auto bad = FailoverService::Start(Cfg("lb1"), lb1.dir.path(), clock, lb1.box, lb1, lb1, lb1, log);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("refusing to start") != std::string::npos);
+}
