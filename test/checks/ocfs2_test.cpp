@@ -136,6 +136,10 @@ TEST_CASE("ocfs2: configuration errors name the key") {
   CHECK_FALSE(BuildOne(std::string(kFilestore) + "errors = sometimes\n", "/", &errors));
   CHECK(errors.find("test.ini:4: ") != std::string::npos);
   errors.clear();
+  CHECK_FALSE(BuildOne(std::string(kFilestore) + "probe_dir = /var/lib/odoo2/x\n", "/", &errors));
+  CHECK(errors.find("test.ini:4: probe_dir: must be a directory under path") != std::string::npos);
+  CHECK(BuildOne(std::string(kFilestore) + "probe_dir = /var/lib/odoo/.keepwatch/\n", "/"));
+  errors.clear();
   CHECK_FALSE(BuildOne(std::string(kFilestore) + "write_prob = yes\n", "/", &errors));
   CHECK(errors.find("unknown key") != std::string::npos);
 }
@@ -166,6 +170,13 @@ TEST_CASE("ocfs2: the write probe creates, syncs, reads back and removes its fil
     CHECK(r.FindValue("write_probe_seconds"));
     CHECK_FALSE(fs::exists(data / ".probe-test"));
   }
+  // In a probe_dir of its own (one the agent's user may write).
+  fs::create_directories(data / ".keepwatch");
+  Ocfs2Options in_dir = o;
+  in_dir.probe_dir = (data / ".keepwatch").string();
+  Ocfs2Check dir_check(in_dir, (tmp / "root").string());
+  CHECK(dir_check.Run(In(seconds(2))).outcome == Outcome::kPass);
+  CHECK(fs::is_empty(data / ".keepwatch"));
   // A leftover probe file (a crash between create and remove) is simply reused.
   std::ofstream(data / ".probe-test") << "stale";
   CHECK(check.Run(In(seconds(2))).outcome == Outcome::kPass);
