@@ -112,7 +112,11 @@ CheckResult Ocfs2Check::Run(TimePoint deadline) {
     return with_labels(CheckResult::Fail(opt_.path + why)).Label("reason", "read_only");
   }
   if (m->MountReadOnly())
-    return with_labels(CheckResult::Fail(opt_.path + " is mounted read-only (per-mount ro)"))
+    return with_labels(CheckResult::Fail(
+                           opt_.path +
+                           " is mounted read-only (per-mount ro in the agent's mount namespace: "
+                           "under systemd's ProtectSystem=strict it needs ReadWritePaths=" +
+                           opt_.path + ")"))
         .Label("reason", "read_only");
   auto expect = [&](const char* key, const std::string& want) -> std::optional<CheckResult> {
     if (want.empty()) return std::nullopt;
