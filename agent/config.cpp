@@ -385,6 +385,36 @@ void ReadGossipKeys(KeyReader& r, ClusterConfig& c) {
   if (c.reconnect_interval < seconds(1)) r.Error("reconnect_interval", "must be at least 1s");
 }
 
+// The failover keys of [cluster] (agent/failover/PROTOCOL.md says what each one does).
+void ReadFailoverKeys(KeyReader& r, ClusterConfig& c) {
+  c.lease = r.Dur("lease", c.lease);
+  c.drift_margin = r.Dur("drift_margin", c.drift_margin);
+  c.election_timeout = r.Dur("election_timeout", c.election_timeout);
+  c.promote_command = r.String("promote_command", "");
+  std::string fence = r.Choice("fence", "readonly", {"none", "readonly", "stop", "command"});
+  c.fence = fence == "none"    ? FenceMode::kNone
+            : fence == "stop"  ? FenceMode::kStop
+            : fence == "command" ? FenceMode::kCommand
+                               : FenceMode::kReadonly;
+  c.fence_command = r.String("fence_command", "");
+  c.auto_rejoin = r.Bool("auto_rejoin", false);
+  c.rejoin_command = r.String("rejoin_command", "");
+  if (c.fence == FenceMode::kCommand && c.fence_command.empty())
+    r.Error("fence", "'command' needs a fence_command");
+  if (c.fence != FenceMode::kCommand && !c.fence_command.empty())
+    r.Error("fence_command", "is only used with fence = command");
+  if (c.failover == FailoverMode::kOff) return;
+  // A lease shorter than a few probe intervals expires on one lost renewal; a drift
+  // margin as long as the lease means the voters wait two leases.
+  if (c.lease < 3 * c.probe_interval)
+    r.Error("lease", "must be at least 3 probe intervals (" + FormatDuration(3 * c.probe_interval) +
+                         "): one lost renewal must not end it");
+  if (c.drift_margin >= c.lease) r.Error("drift_margin", "must be shorter than the lease");
+  if (c.drift_margin * 50 < c.lease)
+    r.Error("drift_margin", "must be at least 2% of the lease (" + FormatDuration(c.lease / 50) +
+                                "): clocks run at different rates");
+}
+
 void ReadCluster(const RawSection& sec, ClusterConfig& c, Diagnostics& diag) {
   KeyReader r(sec, diag);
   c.present = true;
@@ -397,6 +427,7 @@ void ReadCluster(const RawSection& sec, ClusterConfig& c, Diagnostics& diag) {
                : mode == "off"  ? FailoverMode::kOff
                                 : FailoverMode::kAuto;
   ReadGossipKeys(r, c);
+  ReadFailoverKeys(r, c);
   r.Finish();
 }
 
@@ -416,6 +447,26 @@ void ReadMember(const RawSection& sec, Config& cfg, Diagnostics& diag) {
   m.priority = static_cast<int>(r.Int("priority", 0, 0, 1000000));
   r.Finish();
   cfg.members.push_back(std::move(m));
+}
+
+// Voters decide failover by majority of those configured (PROTOCOL.md).
+void CheckVoters(const Config& cfg, Diagnostics& diag) {
+  if (cfg.members.empty() || cfg.cluster.failover == FailoverMode::kOff) return;
+  size_t voters = 0;
+  bool promotable = false;
+  for (const MemberConfig& m : cfg.members) {
+    voters += m.voter;
+    if (m.priority > 0 && !m.postgres)
+      diag.Error(m.line, "[member." + m.name + "]: priority needs postgres = yes");
+    promotable |= m.postgres && m.priority > 0;
+  }
+  if (voters == 0)
+    diag.Error(cfg.cluster.line, "failover needs voters: set voter = yes on an odd number of members");
+  else if (voters % 2 == 0)
+    diag.Warning(cfg.cluster.line, std::to_string(voters) +
+                                       " voters: an even number; a split in half elects nobody (use an odd number)");
+  if (!promotable)
+    diag.Warning(cfg.cluster.line, "no member has postgres = yes and priority > 0: nothing can be promoted");
 }
 
 Config Interpret(std::vector<RawSection> sections, Diagnostics& diag) {
@@ -450,6 +501,7 @@ Config Interpret(std::vector<RawSection> sections, Diagnostics& diag) {
     if (!cfg.members.empty() && !self)
       diag.Error(cfg.cluster.line, "this node '" + cfg.agent.node +
                                        "' is not one of the [member.NAME] sections (set [agent] node)");
+    CheckVoters(cfg, diag);
   }
   return cfg;
 }

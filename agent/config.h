@@ -133,6 +133,7 @@ struct MemberConfig {
 };
 
 enum class FailoverMode { kAuto, kManual, kOff };
+enum class FenceMode { kNone, kReadonly, kStop, kCommand };
 
 struct ClusterConfig {
   bool present = false;  // a [cluster] section exists
@@ -150,6 +151,15 @@ struct ClusterConfig {
   Duration gossip_interval = milliseconds(200);
   Duration push_pull_interval = seconds(30);
   Duration reconnect_interval = seconds(10);
+  // Failover (agent/failover/PROTOCOL.md).
+  Duration lease = seconds(5);
+  Duration drift_margin = milliseconds(500);
+  Duration election_timeout = seconds(2);
+  std::string promote_command;  // empty: SELECT pg_promote(true) (PostgreSQL 12+)
+  FenceMode fence = FenceMode::kReadonly;
+  std::string fence_command;     // with fence = command
+  bool auto_rejoin = false;
+  std::string rejoin_command;    // empty: the built-in pg_rewind
 };
 
 struct Config {

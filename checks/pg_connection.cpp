@@ -54,6 +54,14 @@ class LibpqConnection final : public PgConnection {
       : conninfo_(std::move(conninfo)), secret_(ConninfoPassword(conninfo_)), max_age_(max_age) {}
 
   PgReply QueryRow(const std::string& sql, TimePoint deadline) override {
+    return Query(sql, deadline, true);
+  }
+  PgReply Exec(const std::string& sql, TimePoint deadline) override {
+    return Query(sql, deadline, false);
+  }
+
+ private:
+  PgReply Query(const std::string& sql, TimePoint deadline, bool need_row) {
     bool fresh = false;
     if (conn_ && SteadyClock::now() - connected_at_ >= max_age_) conn_.reset();
     if (!conn_) {
@@ -61,7 +69,7 @@ class LibpqConnection final : public PgConnection {
       if (!c.ok()) return c;
       fresh = true;
     }
-    PgReply reply = Run(sql, deadline);
+    PgReply reply = Run(sql, deadline, need_row);
     if (reply.failure == PgFailure::kBroken && !fresh) {
       // The kept connection died under us (restart, terminated backend): one fresh try,
       // so a restarted server is seen as it is now rather than as "broken".
@@ -69,14 +77,13 @@ class LibpqConnection final : public PgConnection {
       PgReply c = Connect(deadline);
       if (!c.ok()) return c;
       fresh = true;
-      reply = Run(sql, deadline);
+      reply = Run(sql, deadline, need_row);
     }
     if (!reply.ok() && reply.failure != PgFailure::kQuery) conn_.reset();
     reply.reconnected = fresh;
     return reply;
   }
 
- private:
   PgReply Fail(PgFailure f, std::string_view message) const {
     PgReply r;
     r.failure = f;
@@ -140,7 +147,7 @@ class LibpqConnection final : public PgConnection {
     }
   }
 
-  PgReply Run(const std::string& sql, TimePoint deadline) {
+  PgReply Run(const std::string& sql, TimePoint deadline, bool need_row) {
     PGconn* c = conn_.get();
     TimePoint start = SteadyClock::now();
     auto hung = [&] {
@@ -190,7 +197,7 @@ class LibpqConnection final : public PgConnection {
     if (PQstatus(c) == CONNECTION_BAD && reply.ok()) return FailFromConn(c, true);
     if (PQstatus(c) == CONNECTION_BAD && reply.failure == PgFailure::kQuery)
       reply.failure = PgFailure::kBroken;
-    if (reply.ok() && !have_row) return Fail(PgFailure::kQuery, "the query returned no row");
+    if (need_row && reply.ok() && !have_row) return Fail(PgFailure::kQuery, "the query returned no row");
     return reply;
   }
 

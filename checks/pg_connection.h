@@ -56,6 +56,12 @@ class PgConnection {
   virtual ~PgConnection() = default;
   // Runs `sql` (one statement returning at least one row) before the deadline.
   virtual PgReply QueryRow(const std::string& sql, TimePoint deadline) = 0;
+  // Runs one statement that returns no rows (ALTER SYSTEM ...) before the deadline.
+  virtual PgReply Exec(const std::string& sql, TimePoint deadline) {
+    (void)sql;
+    (void)deadline;
+    return PgReply{PgFailure::kOther, "Exec is not supported by this connection", {}, false};
+  }
 };
 
 // Makes connections; injected into the check (tests pass a fake).

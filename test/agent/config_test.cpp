@@ -165,3 +165,33 @@ TEST_CASE("a missing file is reported") {
   REQUIRE(diag.messages().size() == 1);
   CHECK(diag.messages()[0] == "/nonexistent/keepwatch.ini:0: cannot open configuration file");
 }
+
+TEST_CASE("failover keys: defaults, values and the configurations that cannot be safe") {
+  const std::string members =
+      "[member.a]\naddress = 10.0.0.1\nvoter = yes\npostgres = yes\npriority = 10\n"
+      "[member.b]\naddress = 10.0.0.2\nvoter = yes\n";
+  Diagnostics ok("k.ini");
+  Config cfg = LoadConfigText("[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nlease = 4s\n"
+                              "fence = stop\nauto_rejoin = yes\n" + members, ok);
+  CHECK(cfg.cluster.lease == seconds(4));
+  CHECK(cfg.cluster.drift_margin == milliseconds(500));
+  CHECK(cfg.cluster.fence == FenceMode::kStop);
+  CHECK(cfg.cluster.auto_rejoin);
+  REQUIRE(ok.ok());
+  // Two voters: allowed, with a warning.
+  REQUIRE(ok.messages().size() == 1);
+  CHECK(ok.messages()[0] == "k.ini:3: warning: 2 voters: an even number; a split in half elects nobody (use an odd number)");
+
+  auto m = Errors("[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nlease = 2s\n"
+                  "drift_margin = 10ms\nfence = command\n"
+                  "[member.a]\naddress = 10.0.0.1\npriority = 5\n");
+  CHECK(Has(m, "k.ini:6: lease: must be at least 3 probe intervals (3s): one lost renewal must not end it"));
+  CHECK(Has(m, "k.ini:7: drift_margin: must be at least 2% of the lease (40ms): clocks run at different rates"));
+  CHECK(Has(m, "k.ini:8: fence: 'command' needs a fence_command"));
+  CHECK(Has(m, "k.ini:9: [member.a]: priority needs postgres = yes"));
+  CHECK(Has(m, "k.ini:3: failover needs voters: set voter = yes on an odd number of members"));
+  // failover = off: no lease rules, no voters needed.
+  auto off = Errors("[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nfailover = off\nlease = 1s\n"
+                    "[member.a]\naddress = 10.0.0.1\n");
+  CHECK(off.empty());
+}
