@@ -14,6 +14,8 @@ using namespace kw::gossip;
 namespace {
 
 std::string Ini(const std::string& cluster_extra, const std::string& key_file) {
+  // failover = off: these cases are about gossip; failover's own rules (voters, a lease
+  // of at least 3 probe intervals) are tested in config_test.cpp.
   return "[agent]\nnode = a\n[cluster]\nname = c1\nfailover = off\nkey_file = " + key_file + "\n" +
          cluster_extra + "[member.a]\naddress = 127.0.0.1:7950\n[member.b]\naddress = 127.0.0.2\n";
 }
@@ -69,8 +71,7 @@ TEST_CASE("gossip settings: [cluster] timings default to memberlist's and are va
   CHECK(s2->swim.indirect_checks == 2);
 
   Diagnostics d3("t.ini");
-  (void)LoadConfigText(Ini("probe_timeout = 1s\nsuspicion_mult = 0\nprobe_intervall = 1s\n", key),
-                       d3);
+  (void)LoadConfigText(Ini("probe_timeout = 1s\nsuspicion_mult = 0\nprobe_intervall = 1s\n", key), d3);
   CHECK(d3.errors() == 3);
   std::string all;
   for (const std::string& m : d3.messages()) all += m + "\n";
