@@ -461,7 +461,7 @@ void CheckVoters(const Config& cfg, Diagnostics& diag) {
     promotable |= m.postgres && m.priority > 0;
   }
   if (voters == 0)
-    diag.Error(cfg.cluster.line, "failover needs voters: set voter = yes on an odd number of members");
+    diag.Error(cfg.cluster.line, "failover = auto needs voters: set voter = yes on an odd number of members, or failover = off");
   else if (voters % 2 == 0)
     diag.Warning(cfg.cluster.line, std::to_string(voters) +
                                        " voters: an even number; a split in half elects nobody (use an odd number)");

@@ -112,7 +112,11 @@ CheckResult Ocfs2Check::Run(TimePoint deadline) {
     return with_labels(CheckResult::Fail(opt_.path + why)).Label("reason", "read_only");
   }
   if (m->MountReadOnly())
-    return with_labels(CheckResult::Fail(opt_.path + " is mounted read-only (per-mount ro)"))
+    return with_labels(CheckResult::Fail(
+                           opt_.path +
+                           " is mounted read-only (per-mount ro in the agent's mount namespace: "
+                           "under systemd's ProtectSystem=strict it needs ReadWritePaths=" +
+                           opt_.path + ")"))
         .Label("reason", "read_only");
   auto expect = [&](const char* key, const std::string& want) -> std::optional<CheckResult> {
     if (want.empty()) return std::nullopt;
@@ -178,7 +182,7 @@ bool Ocfs2Check::CheckHeartbeat(const MountEntry& m, CheckResult& r) {
 // user space, so the deadline is checked between steps and the scheduler covers the rest.
 CheckResult Ocfs2Check::WriteProbe(CheckResult r, TimePoint deadline) {
   TimePoint start = SteadyClock::now();
-  std::string file = opt_.path + "/" + opt_.probe_name;
+  std::string file = (opt_.probe_dir.empty() ? opt_.path : opt_.probe_dir) + "/" + opt_.probe_name;
   std::string payload = "keepwatch write probe " + std::to_string(++probe_count_) + " " +
                         std::to_string(start.time_since_epoch().count()) + "\n";
   auto done = [&](CheckResult out, const char* reason) {
@@ -236,6 +240,8 @@ std::unique_ptr<Check> MakeOcfs2Check(KeyReader& keys, const CheckEnv& env) {
   o.path = keys.RequiredString("path");
   o.fstype = keys.String("fstype", "ocfs2");
   o.write_probe = keys.Bool("write_probe", false);
+  o.probe_dir = keys.String("probe_dir", "");
+  while (o.probe_dir.size() > 1 && o.probe_dir.back() == '/') o.probe_dir.pop_back();
   if (keys.Has("heartbeat_max_age")) {
     Duration d = keys.Dur("heartbeat_max_age", seconds(0));
     if (d <= Duration::zero()) keys.Error("heartbeat_max_age", "must be greater than 0");
@@ -251,6 +257,10 @@ std::unique_ptr<Check> MakeOcfs2Check(KeyReader& keys, const CheckEnv& env) {
     return nullptr;
   }
   if (o.fstype.empty()) keys.Error("fstype", "must not be empty");
+  std::string under = o.path == "/" ? "/" : o.path + "/";
+  if (!o.probe_dir.empty() && o.probe_dir.rfind(under, 0) != 0)
+    keys.Error("probe_dir",
+               "must be a directory under path (" + o.path + "), got '" + o.probe_dir + "'");
   return std::make_unique<Ocfs2Check>(std::move(o), env.root);
 }
 

@@ -5,6 +5,10 @@
 //   fstype             expected filesystem type (default ocfs2; tests use tmpfs/fuse)
 //   write_probe        yes/no (default no): create, write, fsync, read back and remove
 //                      `.keepwatch-probe.<hostname>` under path
+//   probe_dir          directory for the probe file (optional, default path): a directory
+//                      on the same mount that the agent's user may write, e.g.
+//                      /var/lib/odoo/.keepwatch owned by keepwatch; also keeps the probes'
+//                      cluster locks off the filestore's top directory
 //   heartbeat_max_age  duration (optional): fail when this node's o2hb heartbeat write
 //                      is older (o2hb self-fences after ~60 s with default timeouts)
 //   errors             expected errors= superblock option (optional), e.g. remount-ro
@@ -44,7 +48,8 @@ struct Ocfs2Options {
   std::optional<Duration> heartbeat_max_age;
   std::string expect_errors;     // empty: not checked
   std::string expect_heartbeat;  // empty: not checked
-  std::string probe_name;        // file name created under path by the write probe
+  std::string probe_dir;         // where the probe file goes; empty: path
+  std::string probe_name;        // file name created under probe_dir by the write probe
 };
 
 class Ocfs2Check final : public Check {

@@ -54,7 +54,10 @@ Answer ClusterAnswer(const ClusterView& v, TimePoint now) {
   w.Key("alive").Int(count[0]).Key("suspect").Int(count[1]).Key("dead").Int(count[2]);
   w.Key("term").Int(static_cast<long long>(term));
   w.Key("leader");
-  if (leader.empty()) w.Null(); else w.String(leader);
+  if (leader.empty())
+    w.Null();
+  else
+    w.String(leader);
   w.Key("members").BeginArray();
   for (const MemberView& m : v.members) {
     w.BeginObject();
@@ -63,9 +66,12 @@ Answer ClusterAnswer(const ClusterView& v, TimePoint now) {
     w.Key("incarnation").Int(static_cast<long long>(m.incarnation));
     w.Key("status_since_seconds").Number(Ago(now, m.status_since));
     w.Key("last_heard_seconds");
-    if (m.self) w.Number(0);
-    else if (m.last_heard) w.Number(Ago(now, *m.last_heard));
-    else w.Null();
+    if (m.self)
+      w.Number(0);
+    else if (m.last_heard)
+      w.Number(Ago(now, *m.last_heard));
+    else
+      w.Null();
     const NodeState& s = m.state;
     w.Key("state").BeginObject();
     w.Key("version").Int(static_cast<long long>(s.version & 0x1fffffffffffffull));
@@ -76,7 +82,10 @@ Answer ClusterAnswer(const ClusterView& v, TimePoint now) {
     w.Key("current_lsn").String(FormatLsn(s.current_lsn));
     w.Key("term").Int(static_cast<long long>(s.term));
     w.Key("leader");
-    if (s.leader.empty()) w.Null(); else w.String(s.leader);
+    if (s.leader.empty())
+      w.Null();
+    else
+      w.String(s.leader);
     w.Key("checks_passing").Int(s.checks_passing).Key("checks_failing").Int(s.checks_failing);
     w.Key("failing").BeginArray();
     for (const std::string& f : s.failing) w.String(f);
@@ -90,17 +99,20 @@ Answer ClusterAnswer(const ClusterView& v, TimePoint now) {
 void AppendGossipMetrics(const ClusterView& v, TimePoint now, std::string& out) {
   int count[3] = {0, 0, 0};
   for (const MemberView& m : v.members) ++count[static_cast<int>(m.status)];
-  Help(out, "keepwatch_gossip_members", "gauge", "Members by gossip state, as this agent sees them.");
+  Help(out, "keepwatch_gossip_members", "gauge",
+       "Members by gossip state, as this agent sees them.");
   for (int i = 0; i < 3; ++i)
-    Line(out, std::string("keepwatch_gossip_members{state=\"") +
-                  MemberStatusName(static_cast<MemberStatus>(i)) + "\"}",
+    Line(out,
+         std::string("keepwatch_gossip_members{state=\"") +
+             MemberStatusName(static_cast<MemberStatus>(i)) + "\"}",
          count[i]);
   Help(out, "keepwatch_gossip_member_status", "gauge",
        "1 for each member's current gossip state (alive, suspect, dead).");
   for (const MemberView& m : v.members)
     for (int i = 0; i < 3; ++i)
-      Line(out, "keepwatch_gossip_member_status{member=\"" + m.name + "\",state=\"" +
-                    MemberStatusName(static_cast<MemberStatus>(i)) + "\"}",
+      Line(out,
+           "keepwatch_gossip_member_status{member=\"" + m.name + "\",state=\"" +
+               MemberStatusName(static_cast<MemberStatus>(i)) + "\"}",
            static_cast<int>(m.status) == i ? 1 : 0);
   Help(out, "keepwatch_gossip_member_incarnation", "gauge", "Each member's incarnation number.");
   for (const MemberView& m : v.members)
@@ -116,18 +128,22 @@ void AppendGossipMetrics(const ClusterView& v, TimePoint now, std::string& out) 
        "Lifeguard local health score (0 healthy; probe interval and timeout scale by score+1).");
   Line(out, "keepwatch_gossip_awareness", v.awareness);
   Help(out, "keepwatch_gossip_datagrams_total", "counter", "Gossip datagrams sent and received.");
-  Line(out, "keepwatch_gossip_datagrams_total{direction=\"in\"}", static_cast<double>(v.datagrams_in));
-  Line(out, "keepwatch_gossip_datagrams_total{direction=\"out\"}", static_cast<double>(v.datagrams_out));
+  Line(out, "keepwatch_gossip_datagrams_total{direction=\"in\"}",
+       static_cast<double>(v.datagrams_in));
+  Line(out, "keepwatch_gossip_datagrams_total{direction=\"out\"}",
+       static_cast<double>(v.datagrams_out));
   Help(out, "keepwatch_gossip_bytes_total", "counter", "Gossip bytes sent and received (sealed).");
   Line(out, "keepwatch_gossip_bytes_total{direction=\"in\"}", static_cast<double>(v.bytes_in));
   Line(out, "keepwatch_gossip_bytes_total{direction=\"out\"}", static_cast<double>(v.bytes_out));
   Help(out, "keepwatch_gossip_dropped_total", "counter",
        "Datagrams dropped, by reason (auth: forged or wrong key; replay; foreign_cluster; ...).");
   for (size_t i = 0; i < v.drops.size(); ++i)
-    Line(out, std::string("keepwatch_gossip_dropped_total{reason=\"") +
-                  DropReasonName(static_cast<DropReason>(i)) + "\"}",
+    Line(out,
+         std::string("keepwatch_gossip_dropped_total{reason=\"") +
+             DropReasonName(static_cast<DropReason>(i)) + "\"}",
          static_cast<double>(v.drops[i]));
-  Help(out, "keepwatch_gossip_send_errors_total", "counter", "Datagrams the kernel refused to send.");
+  Help(out, "keepwatch_gossip_send_errors_total", "counter",
+       "Datagrams the kernel refused to send.");
   Line(out, "keepwatch_gossip_send_errors_total", static_cast<double>(v.send_errors));
   struct {
     const char* name;
@@ -141,7 +157,8 @@ void AppendGossipMetrics(const ClusterView& v, TimePoint now, std::string& out) 
       {"keepwatch_gossip_refutations_total", v.swim.refutations,
        "Times this agent raised its incarnation to refute a suspicion."},
       {"keepwatch_gossip_deaths_total", v.swim.deaths, "Members newly marked dead."},
-      {"keepwatch_gossip_pauses_total", v.swim.pauses, "Times the agent noticed it had been paused."},
+      {"keepwatch_gossip_pauses_total", v.swim.pauses,
+       "Times the agent noticed it had been paused."},
   };
   for (const auto& c : counters) {
     Help(out, c.name, "counter", c.help);
@@ -157,14 +174,17 @@ NodeState NodeStateFromSnapshot(const Snapshot& snap) {
       ++s.checks_passing;
     } else {
       ++s.checks_failing;
-      if (s.failing.size() < kMaxFailingNames && ValidName(c.name) && c.name.size() <= kMaxCheckName)
+      if (s.failing.size() < kMaxFailingNames && ValidName(c.name) &&
+          c.name.size() <= kMaxCheckName)
         s.failing.push_back(c.name);
     }
   }
   if (const CheckState* pg = snap.FindType("postgres"); pg != nullptr && pg->has_result) {
     const CheckResult& r = pg->last;
-    if (const std::string* role = r.FindLabel("role")) s.role = RoleFromLabel(*role);
-    else if (!pg->up) s.role = PgRole::kDown;
+    if (const std::string* role = r.FindLabel("role"))
+      s.role = RoleFromLabel(*role);
+    else if (!pg->up)
+      s.role = PgRole::kDown;
     auto num = [&](const char* name) -> uint64_t {
       const double* v = r.FindValue(name);
       return v != nullptr && *v > 0 ? static_cast<uint64_t>(*v) : 0;

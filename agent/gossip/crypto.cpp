@@ -36,15 +36,24 @@ int HexValue(char c) {
 
 const char* DropReasonName(DropReason r) {
   switch (r) {
-    case DropReason::kTooShort: return "too_short";
-    case DropReason::kTooLong: return "too_long";
-    case DropReason::kBadVersion: return "bad_version";
-    case DropReason::kForeignCluster: return "foreign_cluster";
-    case DropReason::kAuth: return "auth";
-    case DropReason::kMalformed: return "malformed";
-    case DropReason::kUnknownSender: return "unknown_sender";
-    case DropReason::kReplay: return "replay";
-    case DropReason::kCount: break;
+    case DropReason::kTooShort:
+      return "too_short";
+    case DropReason::kTooLong:
+      return "too_long";
+    case DropReason::kBadVersion:
+      return "bad_version";
+    case DropReason::kForeignCluster:
+      return "foreign_cluster";
+    case DropReason::kAuth:
+      return "auth";
+    case DropReason::kMalformed:
+      return "malformed";
+    case DropReason::kUnknownSender:
+      return "unknown_sender";
+    case DropReason::kReplay:
+      return "replay";
+    case DropReason::kCount:
+      break;
   }
   return "?";
 }
@@ -67,7 +76,8 @@ Result<Key> ParseKeyHex(std::string_view text) {
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   if (text.size() != 64)
     return Status::Error("key must be 64 hexadecimal characters and a newline (got " +
-                         std::to_string(text.size()) + " characters); `keepwatch keygen` makes one");
+                         std::to_string(text.size()) +
+                         " characters); `keepwatch keygen` makes one");
   Key k;
   for (size_t i = 0; i < 32; ++i) {
     int hi = HexValue(text[2 * i]), lo = HexValue(text[2 * i + 1]);
@@ -117,8 +127,8 @@ Keyring::Keyring(std::string cluster, const Key& primary, std::optional<Key> sec
   ad_.push_back(static_cast<char>(kSealVersion));
   ad_ += cluster;
   uint8_t h[crypto_generichash_BYTES];
-  crypto_generichash(h, sizeof h, reinterpret_cast<const uint8_t*>(cluster.data()),
-                     cluster.size(), nullptr, 0);
+  crypto_generichash(h, sizeof h, reinterpret_cast<const uint8_t*>(cluster.data()), cluster.size(),
+                     nullptr, 0);
   for (size_t i = 0; i < tag_.size(); ++i) tag_[i] = h[i];
 }
 
@@ -159,22 +169,24 @@ std::optional<std::string> Keyring::Open(std::string_view d, DropReason* why) co
     unsigned long long mlen = 0;
     return crypto_aead_xchacha20poly1305_ietf_decrypt(
                reinterpret_cast<uint8_t*>(plain.data()), &mlen, nullptr, p + kHeader,
-               d.size() - kHeader, reinterpret_cast<const uint8_t*>(ad_.data()), ad_.size(),
-               p + 5, k.data()) == 0;
+               d.size() - kHeader, reinterpret_cast<const uint8_t*>(ad_.data()), ad_.size(), p + 5,
+               k.data()) == 0;
   };
   if (try_key(primary_) || (secondary_ && try_key(*secondary_))) return plain;
   *why = DropReason::kAuth;
   return std::nullopt;
 }
 
-bool ReplayGuard::Accept(const std::string& sender, uint64_t epoch, uint64_t seq) {
+bool ReplayGuard::Accept(const std::string& sender, uint64_t epoch, uint64_t seq, TimePoint now) {
   auto it = windows_.find(sender);
-  if (it == windows_.end() || epoch > it->second.epoch) {
-    windows_[sender] = Window{epoch, seq, 1};
+  if (it == windows_.end() || epoch > it->second.epoch ||
+      (epoch < it->second.epoch && now - it->second.last > forget_after_)) {
+    windows_[sender] = Window{epoch, seq, 1, now};
     return true;
   }
   Window& w = it->second;
   if (epoch < w.epoch) return false;
+  w.last = now;
   if (seq > w.top) {
     uint64_t shift = seq - w.top;
     w.bits = shift >= 64 ? 1 : (w.bits << shift) | 1;

@@ -15,10 +15,10 @@
 // Replay: the plaintext carries (sender, epoch, seq) — epoch is the sender's wall clock
 // in microseconds when it started, seq counts its datagrams.  ReplayGuard accepts each
 // (epoch, seq) once per sender within a 64-datagram reordering window, and refuses
-// older epochs.  Trade-off admitted: a receiver that restarts forgets the window, so a
-// datagram recorded within the sender's current epoch can be replayed once to it; the
-// SWIM merge rules make such stale claims harmless (they lose to newer incarnations and
-// state versions).
+// older epochs (unless the sender has been silent for minutes: see ReplayGuard).  Trade-off
+// admitted: a receiver that restarts forgets the window, so a datagram recorded within the sender's
+// current epoch can be replayed once to it; the SWIM merge rules make such stale claims harmless
+// (they lose to newer incarnations and state versions).
 //
 // Keyring and ReplayGuard are not thread-safe; the transport thread owns them.
 #pragma once
@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/clock.h"
 #include "agent/status.h"
 
 namespace kw::gossip {
@@ -76,15 +77,21 @@ class Keyring {
 
 class ReplayGuard {
  public:
+  // An older epoch is accepted as a new run of the sender only after it has been silent
+  // this long: its wall clock may have stepped back across a restart (no NTP yet at
+  // boot), and it must not be locked out for good.
+  explicit ReplayGuard(Duration forget_after = seconds(120)) : forget_after_(forget_after) {}
   // True (and remembered) when (epoch, seq) from sender is new.
-  bool Accept(const std::string& sender, uint64_t epoch, uint64_t seq);
+  bool Accept(const std::string& sender, uint64_t epoch, uint64_t seq, TimePoint now);
 
  private:
   struct Window {
     uint64_t epoch = 0;
     uint64_t top = 0;   // highest seq accepted
     uint64_t bits = 0;  // bit i: top - i accepted
+    TimePoint last{};   // when a datagram was last accepted
   };
+  Duration forget_after_;
   std::map<std::string, Window> windows_;
 };
 

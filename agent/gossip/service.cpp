@@ -88,8 +88,8 @@ Result<std::unique_ptr<GossipService>> GossipService::Start(
   HostPort bound = settings.bind;
   bound.port = ntohs(family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                                         : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  auto svc = std::unique_ptr<GossipService>(
-      new GossipService(settings, clock, std::move(fd), bound));
+  auto svc =
+      std::unique_ptr<GossipService>(new GossipService(settings, clock, std::move(fd), bound));
   for (const GossipMember& m : settings.members) {
     Result<std::string> a = Resolve(m.address, family);
     if (!a.ok()) return Status::Error("member " + m.name + ": " + a.status().message());
@@ -137,6 +137,26 @@ void GossipService::SetLocalState(const NodeState& state) {
   (void)!write(wake_[1].get(), "s", 1);
 }
 
+Status GossipService::SendUser(const std::string& to, std::string payload) {
+  if (payload.size() > kMaxUserPayload)
+    return Status::Error("gossip payload of " + std::to_string(payload.size()) + " bytes exceeds " +
+                         std::to_string(kMaxUserPayload));
+  if (to == settings_.self || std::find(names_.begin(), names_.end(), to) == names_.end())
+    return Status::Error("gossip: no member '" + to + "'");
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pending_user_.emplace_back(to, std::move(payload));
+  }
+  (void)!write(wake_[1].get(), "u", 1);
+  return Status::Ok();
+}
+
+void GossipService::OnUser(
+    std::function<void(const std::string& from, const std::string& payload)> handler) {
+  std::lock_guard<std::mutex> l(mu_);
+  on_user_ = std::move(handler);
+}
+
 ClusterView GossipService::View() const {
   std::lock_guard<std::mutex> l(mu_);
   return view_;
@@ -147,13 +167,21 @@ void GossipService::Run() {
   while (!stop_) {
     TimePoint now = clock_.Now();
     std::optional<NodeState> st;
+    std::vector<std::pair<std::string, std::string>> user;
+    std::function<void(const std::string&, const std::string&)> on_user;
     {
       std::lock_guard<std::mutex> l(mu_);
       st.swap(pending_state_);
+      user.swap(pending_user_);
+      on_user = on_user_;
     }
     if (st) swim_->SetLocalState(*st);
     swim_->Tick(now, out);
+    for (auto& [to, payload] : user)
+      if (!swim_->SendUser(to, std::move(payload), out)) ++stats_.send_errors;
     ReadDatagrams(now, out);
+    if (on_user)
+      for (const Delivered& d : out.delivered) on_user(d.from, d.payload);
     SendAll(out);
     Publish(now);
 
@@ -196,7 +224,7 @@ void GossipService::ReadDatagrams(TimePoint now, Output& out) {
       drop(DropReason::kUnknownSender);
       continue;
     }
-    if (!replay_.Accept(msg->sender, msg->epoch, msg->seq)) {
+    if (!replay_.Accept(msg->sender, msg->epoch, msg->seq, now)) {
       drop(DropReason::kReplay);
       continue;
     }
@@ -218,8 +246,9 @@ void GossipService::SendAll(Output& out) {
     }
     std::string d = keyring_.Seal(*plain);
     const std::string& a = addrs_[idx];
-    ssize_t n = sendto(fd_.get(), d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(a.data()),
-                       static_cast<socklen_t>(a.size()));
+    ssize_t n =
+        sendto(fd_.get(), d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(a.data()),
+               static_cast<socklen_t>(a.size()));
     if (n < 0) {
       ++stats_.send_errors;  // e.g. ECONNREFUSED from an earlier ICMP, ENETUNREACH
       continue;

@@ -80,6 +80,14 @@ class GossipService {
 
   void SetLocalState(const NodeState& state);
   ClusterView View() const;
+
+  // A channel for the layer above (failover): SendUser queues an opaque payload to a
+  // member (sealed like every datagram, best effort: UDP, no retry); the handler is called
+  // on the gossip thread for each payload received from a member, and must not block.
+  // Any thread.  Payloads over kMaxUserPayload are refused.
+  static constexpr size_t kMaxUserPayload = 1100;
+  Status SendUser(const std::string& to, std::string payload);
+  void OnUser(std::function<void(const std::string& from, const std::string& payload)> handler);
   HostPort bound() const { return bound_; }
 
  private:
@@ -104,9 +112,11 @@ class GossipService {
   std::function<void(const MemberEvent&)> on_event_;
 
   mutable std::mutex mu_;
-  std::optional<NodeState> pending_state_;  // guarded by mu_
-  ClusterView view_;                        // guarded by mu_
-  ClusterView stats_;                       // loop thread only; copied into view_
+  std::optional<NodeState> pending_state_;                               // guarded by mu_
+  std::vector<std::pair<std::string, std::string>> pending_user_;        // guarded by mu_
+  std::function<void(const std::string&, const std::string&)> on_user_;  // guarded by mu_
+  ClusterView view_;                                                     // guarded by mu_
+  ClusterView stats_;  // loop thread only; copied into view_
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -110,7 +110,8 @@ void Swim::Advance(TimePoint now) {
     for (Member& m : members_) {
       if (!m.suspicion) continue;
       TimePoint earliest = now + suspicion_min_;
-      if (m.suspicion->Deadline() < earliest) m.suspicion->Postpone(earliest - m.suspicion->Deadline());
+      if (m.suspicion->Deadline() < earliest)
+        m.suspicion->Postpone(earliest - m.suspicion->Deadline());
     }
   }
   frozen_ = frozen;
@@ -311,9 +312,9 @@ void Swim::Receive(TimePoint now, const Message& msg, Output& out) {
     case MsgType::kAck:
       if (probe_ && msg.probe == probe_->id && msg.target == probe_->target) {
         probe_->acked = true;
-      } else if (auto it = relays_.find(msg.probe);
-                 it != relays_.end() && it->second.target == msg.sender &&
-                 msg.target == msg.sender) {
+      } else if (auto it = relays_.find(msg.probe); it != relays_.end() &&
+                                                    it->second.target == msg.sender &&
+                                                    msg.target == msg.sender) {
         Relay r = it->second;
         relays_.erase(it);
         Emit(r.origin, AckMsg(r.origin_probe, r.target), out);
@@ -332,7 +333,22 @@ void Swim::Receive(TimePoint now, const Message& msg, Output& out) {
     }
     case MsgType::kGossip:
       break;
+    case MsgType::kUser:
+      out.delivered.push_back(Delivered{msg.sender, msg.payload});
+      break;
   }
+}
+
+bool Swim::SendUser(const std::string& to, std::string payload, Output& out) {
+  Member* m = Get(to);
+  if (m == nullptr || m->view.self) return false;
+  Message msg;
+  msg.type = MsgType::kUser;
+  msg.sender = self_;
+  msg.payload = std::move(payload);
+  if (EncodedSize(msg) > kMaxPlaintext) return false;
+  Emit(to, std::move(msg), out);
+  return true;
 }
 
 void Swim::MergeRecords(TimePoint now, const Message& msg, Output& out) {
@@ -421,8 +437,8 @@ void Swim::OnSuspect(TimePoint now, const std::string& member, uint64_t inc,
   }
   ++counters_.suspicions;
   Duration min = suspicion_min_;
-  m->suspicion = std::make_unique<Suspicion>(from, suspicion_k_, min,
-                                             min * config_.suspicion_max_mult, now);
+  m->suspicion =
+      std::make_unique<Suspicion>(from, suspicion_k_, min, min * config_.suspicion_max_mult, now);
   m->suspicion_incarnation = inc;
   SetStatus(now, *m, MemberStatus::kSuspect, inc, out);
   queue_.Push(Update{UpdateKind::kSuspect, member, inc, from, {}});

@@ -8,10 +8,10 @@
 //
 // Behaviour (memberlist/Lifeguard semantics):
 // - Each probe period one member is pinged, round-robin over a list reshuffled after
-//   every pass, except that every other period goes to a suspect when there is one (dead members are skipped: they are retried by push-pull every
-//   reconnect_interval).  No ack within probe_timeout → ping-req through
-//   indirect_checks others, who relay the ack or answer nack.  No ack by the end of the
-//   period → the member is suspected.
+//   every pass, except that every other period goes to a suspect when there is one (dead members
+//   are skipped: they are retried by push-pull every reconnect_interval).  No ack within
+//   probe_timeout → ping-req through indirect_checks others, who relay the ack or answer nack.  No
+//   ack by the end of the period → the member is suspected.
 // - Claims carry incarnations.  Alive(i) overrides Suspect/Alive(j) when i > j;
 //   Suspect(i) overrides Alive(j) when i >= j; Dead(i) overrides both when i >= j.  Only
 //   a member raises its own incarnation, to refute a suspicion or death claim about it.
@@ -82,12 +82,19 @@ struct MemberEvent {
   uint64_t incarnation;
 };
 
+struct Delivered {  // a user payload received from a member
+  std::string from;
+  std::string payload;
+};
+
 struct Output {
   std::vector<Send> sends;
   std::vector<MemberEvent> events;
+  std::vector<Delivered> delivered;
   void Clear() {
     sends.clear();
     events.clear();
+    delivered.clear();
   }
 };
 
@@ -111,7 +118,7 @@ struct SwimCounters {
   uint64_t pauses = 0;           // clock jumps detected
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
-  uint64_t ignored = 0;          // from unknown senders, or misaddressed
+  uint64_t ignored = 0;  // from unknown senders, or misaddressed
 };
 
 class Swim {
@@ -128,6 +135,10 @@ class Swim {
   void Receive(TimePoint now, const Message& msg, Output& out);
   // The earliest time Tick() has something to do (never more than gossip_interval away).
   TimePoint NextWakeup() const;
+
+  // Sends an opaque payload (the failover layer's messages) to a member, with piggybacked
+  // updates.  False when `to` is not a member or the payload cannot fit one datagram.
+  bool SendUser(const std::string& to, std::string payload, Output& out);
 
   // Replaces our node state (its version is assigned here) and disseminates it; a state
   // equal to the current one (version aside) changes nothing.
@@ -226,7 +237,7 @@ class Swim {
   TimePoint started_{};
   bool joined_ = false;
   bool suspect_turn_ = false;
-  bool frozen_ = false;  // isolated at the last call
+  bool frozen_ = false;                          // isolated at the last call
   std::map<std::string, TimePoint> last_reply_;  // push-pull replies, rate limit
   SwimCounters counters_;
 };

@@ -1,36 +1,51 @@
 #include "agent/gossip/wire.h"
 
-
 namespace kw::gossip {
 
 const char* MsgTypeName(MsgType t) {
   switch (t) {
-    case MsgType::kPing: return "ping";
-    case MsgType::kPingReq: return "ping-req";
-    case MsgType::kAck: return "ack";
-    case MsgType::kNack: return "nack";
-    case MsgType::kPushPull: return "push-pull";
-    case MsgType::kGossip: return "gossip";
+    case MsgType::kPing:
+      return "ping";
+    case MsgType::kPingReq:
+      return "ping-req";
+    case MsgType::kAck:
+      return "ack";
+    case MsgType::kNack:
+      return "nack";
+    case MsgType::kPushPull:
+      return "push-pull";
+    case MsgType::kGossip:
+      return "gossip";
+    case MsgType::kUser:
+      return "user";
   }
   return "?";
 }
 
 const char* MemberStatusName(MemberStatus s) {
   switch (s) {
-    case MemberStatus::kAlive: return "alive";
-    case MemberStatus::kSuspect: return "suspect";
-    case MemberStatus::kDead: return "dead";
+    case MemberStatus::kAlive:
+      return "alive";
+    case MemberStatus::kSuspect:
+      return "suspect";
+    case MemberStatus::kDead:
+      return "dead";
   }
   return "?";
 }
 
 const char* PgRoleName(PgRole r) {
   switch (r) {
-    case PgRole::kUnknown: return "unknown";
-    case PgRole::kPrimary: return "primary";
-    case PgRole::kReplica: return "replica";
-    case PgRole::kDown: return "down";
-    case PgRole::kNone: return "none";
+    case PgRole::kUnknown:
+      return "unknown";
+    case PgRole::kPrimary:
+      return "primary";
+    case PgRole::kReplica:
+      return "replica";
+    case PgRole::kDown:
+      return "down";
+    case PgRole::kNone:
+      return "none";
   }
   return "?";
 }
@@ -48,8 +63,7 @@ bool ValidName(std::string_view name) {
 namespace {
 
 bool HasProbe(MsgType t) {
-  return t == MsgType::kPing || t == MsgType::kPingReq || t == MsgType::kAck ||
-         t == MsgType::kNack;
+  return t == MsgType::kPing || t == MsgType::kPingReq || t == MsgType::kAck || t == MsgType::kNack;
 }
 
 // ---- encoding ----
@@ -125,6 +139,12 @@ class Reader {
     return v;
   }
   uint8_t U8(const char* what) { return static_cast<uint8_t>(Be(1, what)); }
+  // The next n bytes; the caller checked remaining() >= n.
+  std::string_view Take(size_t n) {
+    std::string_view v = in_.substr(pos_, n);
+    pos_ += n;
+    return v;
+  }
   uint16_t U16(const char* what) { return static_cast<uint16_t>(Be(2, what)); }
   uint32_t U32(const char* what) { return static_cast<uint32_t>(Be(4, what)); }
   uint64_t U64(const char* what) { return Be(8, what); }
@@ -160,7 +180,8 @@ NodeState GetState(Reader& r) {
   NodeState s;
   s.version = r.U64("state version");
   uint8_t role = r.U8("role");
-  if (r.ok() && role > static_cast<uint8_t>(PgRole::kNone)) r.Fail("unknown role " + std::to_string(role));
+  if (r.ok() && role > static_cast<uint8_t>(PgRole::kNone))
+    r.Fail("unknown role " + std::to_string(role));
   s.role = static_cast<PgRole>(role);
   s.timeline = r.U32("timeline");
   s.received_lsn = r.U64("received lsn");
@@ -199,6 +220,7 @@ size_t EncodedSize(const Message& m) {
     n += 2;
     for (const Record& r : m.records) n += EncodedSize(r);
   }
+  if (m.type == MsgType::kUser) n += 2 + m.payload.size();
   n += 1;
   for (const Update& u : m.updates) n += EncodedSize(u);
   return n;
@@ -211,6 +233,8 @@ Result<std::string> Encode(const Message& m) {
   if (m.records.size() > kMaxRecords) return Status::Error("too many records");
   if (m.type != MsgType::kPushPull && !m.records.empty())
     return Status::Error("records outside a push-pull message");
+  if (m.type != MsgType::kUser && !m.payload.empty())
+    return Status::Error("payload outside a user message");
   for (const Record& r : m.records) {
     if (!ValidName(r.member)) return Status::Error("invalid record member name");
     if (Status s = CheckState(r.state); !s.ok()) return s;
@@ -245,6 +269,10 @@ Result<std::string> Encode(const Message& m) {
       PutState(w, r.state);
     }
   }
+  if (m.type == MsgType::kUser) {
+    w.U16(static_cast<uint16_t>(m.payload.size()));
+    w.out() += m.payload;
+  }
   w.U8(static_cast<uint8_t>(m.updates.size()));
   for (const Update& u : m.updates) {
     w.U8(static_cast<uint8_t>(u.kind));
@@ -265,8 +293,8 @@ Result<Message> Decode(std::string_view bytes) {
   if (r.ok() && version != kWireVersion)
     return Status::Error("unsupported wire version " + std::to_string(version));
   uint8_t type = r.U8("type");
-  if (r.ok() && (type < static_cast<uint8_t>(MsgType::kPing) ||
-                 type > static_cast<uint8_t>(MsgType::kGossip)))
+  if (r.ok() &&
+      (type < static_cast<uint8_t>(MsgType::kPing) || type > static_cast<uint8_t>(MsgType::kUser)))
     return Status::Error("unknown message type " + std::to_string(type));
   m.type = static_cast<MsgType>(type);
   m.sender = r.Name("sender");
@@ -294,6 +322,11 @@ Result<Message> Decode(std::string_view bytes) {
       m.records.push_back(std::move(rec));
     }
   }
+  if (r.ok() && m.type == MsgType::kUser) {
+    size_t len = r.U16("payload length");
+    if (r.ok() && r.remaining() < len) r.Fail("truncated payload");
+    if (r.ok()) m.payload = std::string(r.Take(len));
+  }
   size_t n = r.U8("update count");
   if (r.ok() && n > kMaxUpdates) r.Fail("too many updates (" + std::to_string(n) + ")");
   for (size_t i = 0; i < n && r.ok(); ++i) {
@@ -308,8 +341,7 @@ Result<Message> Decode(std::string_view bytes) {
     if (r.ok() && u.kind == UpdateKind::kState) u.state = GetState(r);
     m.updates.push_back(std::move(u));
   }
-  if (r.ok() && r.remaining() != 0)
-    r.Fail(std::to_string(r.remaining()) + " trailing bytes");
+  if (r.ok() && r.remaining() != 0) r.Fail(std::to_string(r.remaining()) + " trailing bytes");
   if (!r.ok()) return Status::Error(r.error());
   return m;
 }

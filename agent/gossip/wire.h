@@ -9,6 +9,7 @@
 //     ack, nack:       u32 probe  str target
 //     push-pull:       u8 flags (bit0 = reply)  u8 n  n x Record
 //     gossip:          (empty)
+//     user:            u16 n  n bytes  -- an opaque payload for a layer above (failover)
 //   u8 n  n x Update                                        -- piggybacked dissemination
 //
 //   str      = u8 length + bytes (names: 1..kMaxName bytes of [A-Za-z0-9_.-])
@@ -34,7 +35,7 @@
 namespace kw::gossip {
 
 inline constexpr uint8_t kWireVersion = 1;
-inline constexpr size_t kMaxDatagram = 1400;   // sealed size on the wire
+inline constexpr size_t kMaxDatagram = 1400;              // sealed size on the wire
 inline constexpr size_t kSealOverhead = 1 + 4 + 24 + 16;  // version, cluster tag, nonce, tag
 inline constexpr size_t kMaxPlaintext = kMaxDatagram - kSealOverhead;
 inline constexpr size_t kMaxName = 63;
@@ -43,7 +44,7 @@ inline constexpr size_t kMaxCheckName = 32;
 inline constexpr size_t kMaxUpdates = 64;
 inline constexpr size_t kMaxRecords = 64;
 
-enum class MsgType : uint8_t { kPing = 1, kPingReq, kAck, kNack, kPushPull, kGossip };
+enum class MsgType : uint8_t { kPing = 1, kPingReq, kAck, kNack, kPushPull, kGossip, kUser };
 const char* MsgTypeName(MsgType t);
 
 enum class MemberStatus : uint8_t { kAlive = 0, kSuspect = 1, kDead = 2 };
@@ -95,10 +96,11 @@ struct Message {
   std::string sender;
   uint64_t epoch = 0;  // replay guard, filled by the transport
   uint64_t seq = 0;
-  uint32_t probe = 0;  // ping, ping-req, ack, nack
-  std::string target;  // ping, ping-req, ack, nack: the member probed
-  bool reply = false;  // push-pull
+  uint32_t probe = 0;           // ping, ping-req, ack, nack
+  std::string target;           // ping, ping-req, ack, nack: the member probed
+  bool reply = false;           // push-pull
   std::vector<Record> records;  // push-pull
+  std::string payload;          // user
   std::vector<Update> updates;
   bool operator==(const Message&) const = default;
 };

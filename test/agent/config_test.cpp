@@ -189,7 +189,7 @@ TEST_CASE("failover keys: defaults, values and the configurations that cannot be
   CHECK(Has(m, "k.ini:7: drift_margin: must be at least 2% of the lease (40ms): clocks run at different rates"));
   CHECK(Has(m, "k.ini:8: fence: 'command' needs a fence_command"));
   CHECK(Has(m, "k.ini:9: [member.a]: priority needs postgres = yes"));
-  CHECK(Has(m, "k.ini:3: failover needs voters: set voter = yes on an odd number of members"));
+  CHECK(Has(m, "k.ini:3: failover = auto needs voters: set voter = yes on an odd number of members, or failover = off"));
   // failover = off: no lease rules, no voters needed.
   auto off = Errors("[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nfailover = off\nlease = 1s\n"
                     "[member.a]\naddress = 10.0.0.1\n");

@@ -112,6 +112,16 @@ TEST_CASE("ocfs2: o2hb heartbeat age from debugfs, found through configfs") {
   CHECK(blind.detail.find("debugfs mounted?") != std::string::npos);
 }
 
+TEST_CASE("ocfs2: with global heartbeat every region counts, the oldest is judged") {
+  CheckResult ok = RunFixture("heartbeat_global", "heartbeat_max_age = 5s\nheartbeat = global\n");
+  CHECK(ok.outcome == Outcome::kPass);
+  CHECK(*ok.FindValue("heartbeat_age_seconds") == doctest::Approx(2.31));
+  CHECK(LabelOf(ok, "o2hb_region") == "B2E1D0C9B8A7F6E5D4C3B2A1F0E9D8C7");
+  CheckResult old = RunFixture("heartbeat_global", "heartbeat_max_age = 2s\n");
+  CHECK(old.outcome == Outcome::kFail);
+  CHECK(old.detail.find("region B2E1D0C9B8A7F6E5D4C3B2A1F0E9D8C7") != std::string::npos);
+}
+
 TEST_CASE("ocfs2: configuration errors name the key") {
   std::string errors;
   CHECK_FALSE(BuildOne("[check.f]\ntype = ocfs2\n", "/", &errors));
@@ -125,6 +135,10 @@ TEST_CASE("ocfs2: configuration errors name the key") {
   errors.clear();
   CHECK_FALSE(BuildOne(std::string(kFilestore) + "errors = sometimes\n", "/", &errors));
   CHECK(errors.find("test.ini:4: ") != std::string::npos);
+  errors.clear();
+  CHECK_FALSE(BuildOne(std::string(kFilestore) + "probe_dir = /var/lib/odoo2/x\n", "/", &errors));
+  CHECK(errors.find("test.ini:4: probe_dir: must be a directory under path") != std::string::npos);
+  CHECK(BuildOne(std::string(kFilestore) + "probe_dir = /var/lib/odoo/.keepwatch/\n", "/"));
   errors.clear();
   CHECK_FALSE(BuildOne(std::string(kFilestore) + "write_prob = yes\n", "/", &errors));
   CHECK(errors.find("unknown key") != std::string::npos);
@@ -156,6 +170,13 @@ TEST_CASE("ocfs2: the write probe creates, syncs, reads back and removes its fil
     CHECK(r.FindValue("write_probe_seconds"));
     CHECK_FALSE(fs::exists(data / ".probe-test"));
   }
+  // In a probe_dir of its own (one the agent's user may write).
+  fs::create_directories(data / ".keepwatch");
+  Ocfs2Options in_dir = o;
+  in_dir.probe_dir = (data / ".keepwatch").string();
+  Ocfs2Check dir_check(in_dir, (tmp / "root").string());
+  CHECK(dir_check.Run(In(seconds(2))).outcome == Outcome::kPass);
+  CHECK(fs::is_empty(data / ".keepwatch"));
   // A leftover probe file (a crash between create and remove) is simply reused.
   std::ofstream(data / ".probe-test") << "stale";
   CHECK(check.Run(In(seconds(2))).outcome == Outcome::kPass);

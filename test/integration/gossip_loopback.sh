@@ -42,7 +42,7 @@ write_config() {  # node index, key file
   {
     printf '[agent]\nnode = n%d\nlisten = 127.0.0.1:%d\nstate_dir = %s/state%d\n' "$i" "$(hport "$i")" "$tmp" "$i"
     printf '[check.self]\ntype = tcp\naddress = 127.0.0.1:%d\ninterval = 1s\n' "$(hport "$i")"
-    printf '[cluster]\nname = lo-test\nbind = 127.0.0.1:%d\nkey_file = %s\n' "$(gport "$i")" "$key"
+    printf '[cluster]\nname = lo-test\nfailover = off\nbind = 127.0.0.1:%d\nkey_file = %s\n' "$(gport "$i")" "$key"
     printf 'probe_interval = 500ms\nprobe_timeout = 200ms\nsuspicion_mult = 3\n'
     printf 'gossip_interval = 100ms\nreconnect_interval = 2s\npush_pull_interval = 10s\n'
     for j in $(seq 0 $((N - 1))); do

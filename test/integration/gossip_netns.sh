@@ -53,7 +53,7 @@ for i in $(seq 0 $((N - 1))); do
   {
     printf '[agent]\nnode = n%d\nlisten = %s:9201\nstate_dir = %s/state%d\n' "$i" "$(addr "$i")" "$tmp" "$i"
     printf '[check.self]\ntype = tcp\naddress = %s:9201\ninterval = 1s\n' "$(addr "$i")"
-    printf '[cluster]\nname = ns-test\nbind = %s:7950\nkey_file = %s/cluster.key\n' "$(addr "$i")" "$tmp"
+    printf '[cluster]\nname = ns-test\nfailover = off\nbind = %s:7950\nkey_file = %s/cluster.key\n' "$(addr "$i")" "$tmp"
     printf 'probe_interval = 500ms\nprobe_timeout = 200ms\nsuspicion_mult = 3\n'
     printf 'gossip_interval = 100ms\nreconnect_interval = 2s\npush_pull_interval = 10s\n'
     for j in $(seq 0 $((N - 1))); do printf '[member.n%d]\naddress = %s\n' "$j" "$(addr "$j")"; done

@@ -3,7 +3,8 @@
 # pair, each running HAProxy, keepwatchd (a haproxy check on HAProxy's stats socket) and
 # keepalived with packaging/examples/keepalived.conf adapted to the test network
 # (unicast VRRP, virtual IP 10.211.0.100 on that private link only).  The track_script
-# is `keepwatch check haproxy`.  When HAProxy stops on the master the address must move
+# is `keepwatch check haproxy` on lb1; lb2 uses the example's track_file variant (the
+# agent's <track_dir>/haproxy.state), so both ways are exercised.  When HAProxy stops on the master the address must move
 # to the backup within the agent's detection + keepalived's fall × interval, and back
 # when HAProxy returns.  Also: the example haproxy.cfg and keepalived.conf pass the real
 # tools' configuration checks.
@@ -56,10 +57,10 @@ ip -n "$NS1" link set "$V1" up
 ip -n "$NS2" link set "$V2" up
 
 # --- per node: haproxy, keepwatchd, keepalived ------------------------------------------
-# node NAME NS IFACE SRC PEER PRIORITY
+# node NAME NS IFACE SRC PEER PRIORITY TRACK(script|file)
 setup_node() {
-  local name=$1 ns=$2 ifc=$3 src=$4 peer=$5 prio=$6 d=$T/$1
-  mkdir -p "$d"
+  local name=$1 ns=$2 ifc=$3 src=$4 peer=$5 prio=$6 track=$7 d=$T/$1
+  mkdir -p "$d/track"
   cat > "$d/haproxy.cfg" <<CFG
 global
   stats socket $d/admin.sock mode 600 level admin
@@ -77,6 +78,7 @@ CFG
 node = $name
 listen = 127.0.0.1:9201
 state_dir = $d
+track_dir = $d/track
 [check.haproxy]
 type = haproxy
 socket = $d/admin.sock
@@ -96,7 +98,16 @@ CFG
       -e "s/unicast_src_ip 192.168.55.111/unicast_src_ip $src/" \
       -e "s/^    192.168.55.112$/    $peer/" \
       -e "s|192.168.55.110/24|$VIP/24|" \
+      -e "s|/run/keepwatch/haproxy.state|$d/track/haproxy.state|" \
       $EXAMPLES/keepalived.conf > "$d/keepalived.conf"
+  if [ "$track" = file ]; then  # the example's track_file variant, as its comments say
+    sed -i -e '/^  track_script {/,/^  }/d' \
+        -e 's/^# vrrp_track_file/vrrp_track_file/' -e 's/^#   file /  file /' -e 's/^# }$/}/' \
+        -e 's/^  # track_file {/  track_file {/' -e 's/^  #   keepwatch_haproxy_file/    keepwatch_haproxy_file/' \
+        -e 's/^  # }$/  }/' "$d/keepalived.conf"
+    grep -q "^vrrp_track_file" "$d/keepalived.conf" && ! grep -q "^  track_script" "$d/keepalived.conf" ||
+      fail "adapting keepalived.conf to track_file for $name"
+  fi
   grep -q "unicast_src_ip $src" "$d/keepalived.conf" && grep -q "^    $peer$" "$d/keepalived.conf" &&
     grep -q "$KW_BUILD/keepwatch" "$d/keepalived.conf" || fail "adapting keepalived.conf for $name"
 }
@@ -116,14 +127,18 @@ start_node() {  # NAME NS
 }
 
 has_vip() { ip -n "$1" -4 addr show | grep -q "inet $VIP/"; }
-# wait_vip OWNER OTHER LIMIT_TENTHS: until only OWNER holds the address; prints tenths waited
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# wait_vip OWNER OTHER LIMIT_TENTHS: until only OWNER holds the address, by the clock
+# (not by counting polls: each poll costs time too); prints the milliseconds waited.
 wait_vip() {
-  local i
-  for i in $(seq 0 "$3"); do
-    if has_vip "$1" && ! has_vip "$2"; then echo "$i"; return 0; fi
-    sleep 0.1
+  local start end now
+  start=$(now_ms); end=$((start + $3 * 100))
+  while :; do
+    now=$(now_ms)
+    if has_vip "$1" && ! has_vip "$2"; then echo $((now - start)); return 0; fi
+    [ "$now" -ge "$end" ] && { echo $((now - start)); return 1; }
+    sleep 0.05
   done
-  echo "$3"; return 1
 }
 dump() {
   for n in lb1 lb2; do
@@ -132,13 +147,13 @@ dump() {
   done
 }
 
-setup_node lb1 "$NS1" "$V1" 10.211.0.1 10.211.0.2 150
-setup_node lb2 "$NS2" "$V2" 10.211.0.2 10.211.0.1 100
+setup_node lb1 "$NS1" "$V1" 10.211.0.1 10.211.0.2 150 script
+setup_node lb2 "$NS2" "$V2" 10.211.0.2 10.211.0.1 100 file
 start_node lb1 "$NS1"
 start_node lb2 "$NS2"
 
 t=$(wait_vip "$NS1" "$NS2" 200) || { dump; fail "lb1 never became master with the address"; }
-log "lb1 holds $VIP ($((t * 100)) ms after start)"
+log "lb1 holds $VIP ($t ms after start)"
 ip netns exec "$NS1" "$KW_BUILD/keepwatch" check haproxy || fail "keepwatch check haproxy fails on lb1"
 
 # Agent detection: interval 500ms × fall 2; keepalived: fall 2 × interval 1s; plus one
@@ -147,7 +162,7 @@ LIMIT=55
 log "stopping HAProxy on lb1"
 kill "${PIDS[haproxy-lb1]}"; wait "${PIDS[haproxy-lb1]}" 2>/dev/null; unset 'PIDS[haproxy-lb1]'
 t=$(wait_vip "$NS2" "$NS1" $LIMIT) || { dump; fail "the address did not move to lb2 within $((LIMIT * 100)) ms"; }
-log "the address moved to lb2 after $((t * 100)) ms"
+log "the address moved to lb2 after $t ms"
 ip netns exec "$NS1" "$KW_BUILD/keepwatch" check haproxy; rc=$?
 [ $rc = 1 ] || fail "keepwatch check haproxy on lb1 exits $rc, expected 1"
 
@@ -158,12 +173,25 @@ RECOVERY_LIMIT=80
 log "starting HAProxy on lb1 again"
 start_haproxy lb1 "$NS1"
 t=$(wait_vip "$NS1" "$NS2" $RECOVERY_LIMIT) || { dump; fail "the address did not come back to lb1 within $((RECOVERY_LIMIT * 100)) ms"; }
-log "the address is back on lb1 after $((t * 100)) ms"
+log "the address is back on lb1 after $t ms"
 
-# The backup's own HAProxy going down must not take the address from the master.
+# The backup's own HAProxy going down (seen through its track file) puts it in FAULT
+# and must not take the address from the master; back up, it leaves FAULT.
+[ "$(cat "$T/lb2/track/haproxy.state")" = 0 ] || fail "lb2's track file does not say 0"
+# (lb2 also went through FAULT at start, before its HAProxy answered: count entries)
+faults() { grep -ci "entering FAULT state" "$T/lb2/keepalived.log"; }
+leaves() { grep -ci "leaving FAULT state" "$T/lb2/keepalived.log"; }
+f0=$(faults) l0=$(leaves)
 kill "${PIDS[haproxy-lb2]}"; wait "${PIDS[haproxy-lb2]}" 2>/dev/null; unset 'PIDS[haproxy-lb2]'
-sleep 3.5
+for _ in $(seq 50); do [ "$(faults)" -gt "$f0" ] && break; sleep 0.1; done
+[ "$(faults)" -gt "$f0" ] || { dump; fail "lb2 did not go to FAULT"; }
+[ "$(cat "$T/lb2/track/haproxy.state")" = 1 ] || fail "lb2's track file does not say 1"
 has_vip "$NS1" && ! has_vip "$NS2" || { dump; fail "lb2's HAProxy failure moved the address"; }
-grep -q "Entering FAULT STATE" "$T/lb2/keepalived.log" || { dump; fail "lb2 did not go to FAULT"; }
-log "lb2 in FAULT with its HAProxy down; lb1 keeps the address"
+log "lb2 in FAULT through its track file with its HAProxy down; lb1 keeps the address"
+start_haproxy lb2 "$NS2"
+for _ in $(seq 50); do [ "$(leaves)" -gt "$l0" ] && break; sleep 0.1; done
+[ "$(leaves)" -gt "$l0" ] || { dump; fail "lb2 did not leave FAULT"; }
+[ "$(cat "$T/lb2/track/haproxy.state")" = 0 ] || fail "lb2's track file does not say 0 again"
+has_vip "$NS1" && ! has_vip "$NS2" || { dump; fail "lb2's recovery moved the address"; }
+log "lb2 left FAULT when its HAProxy came back"
 echo "PASS"

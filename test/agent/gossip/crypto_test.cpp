@@ -58,9 +58,8 @@ TEST_CASE("gossip crypto: a key file readable by group or others is refused") {
   std::string open = dir.Write("open.key", hex + "\n", 0644);
   auto r = LoadKeyFile(open);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.status().message() == "key file " + open +
-                                    " is readable by group or others (mode 0644); run: chmod 600 " +
-                                    open);
+  CHECK(r.status().message() ==
+        "key file " + open + " is readable by group or others (mode 0644); run: chmod 600 " + open);
   CHECK_FALSE(LoadKeyFile(dir.Write("grp.key", hex + "\n", 0640)).ok());
   CHECK(LoadKeyFile(dir.path + "/missing.key").status().message().find("No such file") !=
         std::string::npos);
@@ -110,17 +109,24 @@ TEST_CASE("gossip crypto: seal and open, key rotation, forgeries and foreign clu
 }
 
 TEST_CASE("gossip crypto: the replay guard accepts each (epoch, seq) once") {
-  ReplayGuard g;
-  CHECK(g.Accept("a", 100, 5));
-  CHECK_FALSE(g.Accept("a", 100, 5));
-  CHECK(g.Accept("a", 100, 7));
-  CHECK(g.Accept("a", 100, 6));  // reordered, inside the window
-  CHECK_FALSE(g.Accept("a", 100, 6));
-  CHECK(g.Accept("b", 100, 5));  // per sender
-  CHECK(g.Accept("a", 100, 200));
-  CHECK_FALSE(g.Accept("a", 100, 136));  // fell out of the 64-wide window
-  CHECK(g.Accept("a", 100, 137));
-  CHECK_FALSE(g.Accept("a", 99, 1000));  // an older epoch: a previous run of the sender
-  CHECK(g.Accept("a", 101, 0));          // the sender restarted
-  CHECK_FALSE(g.Accept("a", 100, 201));
+  ReplayGuard g(kw::seconds(120));
+  const kw::TimePoint t = kw::TimePoint{} + kw::seconds(1000);
+  CHECK(g.Accept("a", 100, 5, t));
+  CHECK_FALSE(g.Accept("a", 100, 5, t));
+  CHECK(g.Accept("a", 100, 7, t));
+  CHECK(g.Accept("a", 100, 6, t));  // reordered, inside the window
+  CHECK_FALSE(g.Accept("a", 100, 6, t));
+  CHECK(g.Accept("b", 100, 5, t));  // per sender
+  CHECK(g.Accept("a", 100, 200, t));
+  CHECK_FALSE(g.Accept("a", 100, 136, t));  // fell out of the 64-wide window
+  CHECK(g.Accept("a", 100, 137, t));
+  CHECK_FALSE(g.Accept("a", 99, 1000, t));  // an older epoch: a previous run of the sender
+  CHECK(g.Accept("a", 101, 0, t));          // the sender restarted
+  CHECK_FALSE(g.Accept("a", 100, 201, t));
+  // A sender whose clock stepped back across a restart: refused while its previous run
+  // may still be talking, accepted once it has been silent for the forget time.
+  CHECK_FALSE(g.Accept("a", 50, 1, t + kw::seconds(119)));
+  CHECK(g.Accept("a", 50, 1, t + kw::seconds(121)));
+  CHECK_FALSE(g.Accept("a", 50, 1, t + kw::seconds(121)));
+  CHECK(g.Accept("a", 50, 2, t + kw::seconds(122)));
 }

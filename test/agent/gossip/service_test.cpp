@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "agent/gossip/wire.h"
@@ -113,9 +114,26 @@ TEST_CASE("gossip service: three members on loopback converge, share state, dete
   }));
   CHECK(WaitFor(seconds(3), [&] {
     for (const MemberView& m : svc[2]->View().members)
-      if (m.name == "a") return m.state.role == PgRole::kPrimary && m.state.current_lsn == 0x5000028;
+      if (m.name == "a")
+        return m.state.role == PgRole::kPrimary && m.state.current_lsn == 0x5000028;
     return false;
   }));
+  // The channel for failover messages: a payload from a to b arrives whole.
+  std::mutex got_mu;
+  std::vector<std::string> got;
+  svc[1]->OnUser([&](const std::string& from, const std::string& payload) {
+    std::lock_guard<std::mutex> l(got_mu);
+    got.push_back(from + ":" + payload);
+  });
+  CHECK(svc[0]->SendUser("b", std::string("vote\0term", 9)).ok());
+  CHECK_FALSE(svc[0]->SendUser("zed", "x").ok());
+  CHECK_FALSE(svc[0]->SendUser("b", std::string(2000, 'x')).ok());
+  CHECK(WaitFor(seconds(3), [&] {
+    std::lock_guard<std::mutex> l(got_mu);
+    return got.size() == 1 && got[0] == std::string("a:vote\0term", 11);
+  }));
+  svc[1]->OnUser({});
+
   ClusterView v = svc[1]->View();
   CHECK(v.datagrams_in > 0);
   CHECK(v.datagrams_out > 0);
@@ -129,7 +147,8 @@ TEST_CASE("gossip service: three members on loopback converge, share state, dete
   CHECK(StatusIn(*svc[0], "b") == MemberStatus::kAlive);
 }
 
-TEST_CASE("gossip service: wrong key, foreign cluster, garbage, strangers and replays are counted") {
+TEST_CASE(
+    "gossip service: wrong key, foreign cluster, garbage, strangers and replays are counted") {
   RealClock clock;
   std::vector<GossipMember> members;
   for (const char* n : {"a", "b", "c"})

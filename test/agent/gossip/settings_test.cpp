@@ -14,7 +14,9 @@ using namespace kw::gossip;
 namespace {
 
 std::string Ini(const std::string& cluster_extra, const std::string& key_file) {
-  return "[agent]\nnode = a\n[cluster]\nname = c1\nkey_file = " + key_file + "\n" +
+  // failover = off: these cases are about gossip; failover's own rules (voters, a lease
+  // of at least 3 probe intervals) are tested in config_test.cpp.
+  return "[agent]\nnode = a\n[cluster]\nname = c1\nfailover = off\nkey_file = " + key_file + "\n" +
          cluster_extra + "[member.a]\naddress = 127.0.0.1:7950\n[member.b]\naddress = 127.0.0.2\n";
 }
 
@@ -73,7 +75,7 @@ TEST_CASE("gossip settings: [cluster] timings default to memberlist's and are va
   CHECK(d3.errors() == 3);
   std::string all;
   for (const std::string& m : d3.messages()) all += m + "\n";
-  CHECK(all.find("t.ini:6: probe_timeout: must be shorter than probe_interval (1s)") !=
+  CHECK(all.find("t.ini:7: probe_timeout: must be shorter than probe_interval (1s)") !=
         std::string::npos);
   CHECK(all.find("suspicion_mult") != std::string::npos);
   CHECK(all.find("probe_intervall") != std::string::npos);

@@ -1,8 +1,8 @@
 #include "test/agent/gossip/sim.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <queue>
 #include <random>
@@ -15,12 +15,18 @@ namespace kw::gossip::sim {
 
 const char* ScenarioName(Scenario s) {
   switch (s) {
-    case Scenario::kSteady: return "steady";
-    case Scenario::kCrash: return "crash";
-    case Scenario::kRestart: return "restart";
-    case Scenario::kPause: return "pause";
-    case Scenario::kPartition: return "partition";
-    case Scenario::kOneWay: return "oneway";
+    case Scenario::kSteady:
+      return "steady";
+    case Scenario::kCrash:
+      return "crash";
+    case Scenario::kRestart:
+      return "restart";
+    case Scenario::kPause:
+      return "pause";
+    case Scenario::kPartition:
+      return "partition";
+    case Scenario::kOneWay:
+      return "oneway";
   }
   return "?";
 }
@@ -286,9 +292,8 @@ class Simulation {
                    MemberStatusName(e.to), static_cast<unsigned long long>(e.incarnation));
     if (e.to != MemberStatus::kDead) return;
     int subject = std::stoi(e.member.substr(1));
-    bool crashed_victim =
-        (p_.scenario == Scenario::kCrash || p_.scenario == Scenario::kRestart) &&
-        subject == victim_;
+    bool crashed_victim = (p_.scenario == Scenario::kCrash || p_.scenario == Scenario::kRestart) &&
+                          subject == victim_;
     if (crashed_victim) {
       double t = Secs(now_ - disrupt_);
       if (result_.first_detect_s < 0) result_.first_detect_s = t;
@@ -303,7 +308,7 @@ class Simulation {
     ++result_.false_deaths;
     // SWIM's guarantee is probabilistic: above the stated loss bound a false death is
     // counted (and must still be refuted: views have to converge), not a failure.
-    if (p_.loss > kFalseDeathLossBound) return;
+    if (p_.loss > p_.false_death_bound) return;
     std::string where;
     if (p_.scenario == Scenario::kPartition) {
       where = " (cut-off side:";
@@ -366,14 +371,14 @@ class Simulation {
 }  // namespace
 
 Duration DetectionBound(const Params& p) {
-  Duration max = SuspicionMin(p.swim.suspicion_mult, p.n, p.swim.probe_interval) *
-                 p.swim.suspicion_max_mult;
+  Duration max =
+      SuspicionMin(p.swim.suspicion_mult, p.n, p.swim.probe_interval) * p.swim.suspicion_max_mult;
   return max + p.swim.probe_interval * (p.n + 4) + seconds(5);
 }
 
 Duration ConvergeBound(const Params& p) {
-  Duration max = SuspicionMin(p.swim.suspicion_mult, p.n, p.swim.probe_interval) *
-                 p.swim.suspicion_max_mult;
+  Duration max =
+      SuspicionMin(p.swim.suspicion_mult, p.n, p.swim.probe_interval) * p.swim.suspicion_max_mult;
   return p.swim.reconnect_interval + max + seconds(5);
 }
 

@@ -36,12 +36,14 @@ struct Params {
   uint64_t seed = 1;
   int n = 6;
   Scenario scenario = Scenario::kSteady;
-  double loss = 0.0;                      // per datagram, each direction
+  double loss = 0.0;  // per datagram, each direction
   Duration min_delay = milliseconds(1);
   Duration max_delay = milliseconds(30);
   Duration duration = seconds(90);
-  Duration pause = seconds(1);            // pause scenario
-  Duration cut = seconds(40);             // partition / one-way length
+  Duration pause = seconds(1);  // pause scenario
+  Duration cut = seconds(40);   // partition / one-way length
+  // False deaths fail the run up to this loss rate (1.0: only count them, as the bench).
+  double false_death_bound = 0.10;
   SwimConfig swim;
 };
 

@@ -38,13 +38,14 @@ Message SampleMessage(MsgType type) {
     m.records.push_back(Record{"lb1", MemberStatus::kSuspect, 5, SampleState()});
     m.records.push_back(Record{"lb2", MemberStatus::kDead, 6, NodeState{}});
   }
+  if (type == MsgType::kUser) m.payload = std::string("\x01\x00vote", 6);
   m.updates.push_back(Update{UpdateKind::kSuspect, "lb2", 4, "odoo1", {}});
   m.updates.push_back(Update{UpdateKind::kState, "postgresql2", 1, "postgresql2", SampleState()});
   return m;
 }
 
-const MsgType kAllTypes[] = {MsgType::kPing,  MsgType::kPingReq,  MsgType::kAck,
-                             MsgType::kNack, MsgType::kPushPull, MsgType::kGossip};
+const MsgType kAllTypes[] = {MsgType::kPing,     MsgType::kPingReq, MsgType::kAck, MsgType::kNack,
+                             MsgType::kPushPull, MsgType::kGossip,  MsgType::kUser};
 
 }  // namespace
 
@@ -85,6 +86,8 @@ TEST_CASE("gossip wire: bad version, type, counts, lengths and enums are named")
   std::string t = enc;
   t[1] = 9;
   CHECK(why(t) == "unknown message type 9");
+  t[1] = 8;
+  CHECK(why(t) == "unknown message type 8");
   t[1] = 0;
   CHECK(why(t) == "unknown message type 0");
   std::string l = enc;
