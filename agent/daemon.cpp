@@ -9,6 +9,8 @@
 #include "agent/gossip/service.h"
 #include "agent/http_client.h"
 #include "agent/json.h"
+#include "agent/failover/report.h"
+#include "agent/failover/runtime.h"
 #include "agent/http_server.h"
 #include "agent/scheduler.h"
 #include "agent/track_files.h"
@@ -142,10 +144,34 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
     src.metrics.push_back(
         [&](std::string& out) { gossip::AppendGossipMetrics(members->View(), clock.Now(), out); });
     src.status.push_back([&](JsonWriter& w) { MembersStatus(members->View(), w); });
-    scheduler.OnPublish([&](const Snapshot& snap, const std::vector<Transition>&) {
-      members->SetLocalState(gossip::NodeStateFromSnapshot(snap));
+  }
+  // Failover (agent/failover/): on the gossip transport; stopped before gossip.
+  std::unique_ptr<FailoverRuntime> failover;
+  if (members && cfg.cluster.failover != FailoverMode::kOff) {
+    auto f = FailoverRuntime::Start(cfg, clock, box, *members, log);
+    if (!f.ok()) {
+      log.Log(LogLevel::kError, f.status().message());
+      return 1;
+    }
+    failover = std::move(f.value());
+    src.primary_veto = [&](TimePoint now) { return failover->service().PrimaryVeto(now); };
+    src.status.push_back(
+        [&](JsonWriter& w) { WriteFailoverStatus(w, failover->service().View(), clock.Now()); });
+    src.metrics.push_back([&](std::string& out) {
+      AppendFailoverMetrics(out, failover->service().View(), clock.Now());
     });
   }
+  // What this node tells the others: its checks and PostgreSQL, and its failover term.
+  auto publish_state = [&] {
+    if (!members) return;
+    gossip::NodeState s = gossip::NodeStateFromSnapshot(*box.Get());
+    if (failover) {
+      FailoverView v = failover->service().View();
+      s.term = v.term;
+      s.leader = v.leader;
+    }
+    members->SetLocalState(s);
+  };
 
   auto started = HttpServer::Start(cfg.agent, src);
   if (!started.ok()) {
@@ -170,6 +196,7 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
       break;
     }
     TimePoint now = clock.Now();
+    publish_state();  // unchanged state is not disseminated again
     if (!ready && box.Get()->AllHaveResults()) {
       ready = true;
       notifier.Notify("READY=1\nSTATUS=" + StatusLine(*box.Get()));
@@ -189,6 +216,7 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
   server.reset();
   scheduler.Stop();
   sched_thread.join();
+  failover.reset();
   members.reset();
   return 0;
 }
