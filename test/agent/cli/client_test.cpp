@@ -65,4 +65,7 @@ TEST_CASE("keepwatch keygen prints a key the agent accepts") {
   std::string ini = dir.Write("k.ini", "[agent]\nnode = a\nlisten = 127.0.0.1:1\n[cluster]\nname = c\nkey_file = " + key +
                                            "\nfailover = off\n[member.a]\naddress = 127.0.0.1:7950\n");
   CHECK(RunCommand({BuildDir() + "/keepwatchd", "--check-config", "-c", ini}, &out) == 0);
+  chmod(key.c_str(), 0644);
+  CHECK(RunCommand({BuildDir() + "/keepwatchd", "--check-config", "-c", ini}, &out) == 1);
+  CHECK(out.find("is readable by group or others (mode 0644)") != std::string::npos);
 }
