@@ -29,10 +29,9 @@ sigset_t StopSignals() {
   return set;
 }
 
-// Logs each debounced change once, and keeps systemd's STATUS= line current.
-PublishHook LogAndStatus(Logger& log, Notifier& notifier) {
-  auto last_line = std::make_shared<std::string>();
-  return [&log, &notifier, last_line](const Snapshot& snap, const std::vector<Transition>& changes) {
+// Logs each debounced change once.
+PublishHook LogTransitions(Logger& log) {
+  return [&log](const Snapshot&, const std::vector<Transition>& changes) {
     for (const Transition& t : changes) {
       const char* now = t.new_up ? "up" : "down";
       std::string msg = "check " + t.check + ": " +
@@ -43,11 +42,6 @@ PublishHook LogAndStatus(Logger& log, Notifier& notifier) {
               {{"CHECK", t.check},
                {"OLD_STATE", t.first ? "unknown" : (t.old_up ? "up" : "down")},
                {"NEW_STATE", now}});
-    }
-    std::string line = StatusLine(snap);
-    if (line != *last_line) {
-      *last_line = line;
-      notifier.Notify("STATUS=" + line);
     }
   };
 }
@@ -107,7 +101,7 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
   RealClock clock;
   SnapshotBox box(std::make_shared<Snapshot>());
   Scheduler scheduler(std::move(checks), clock, box, std::random_device{}());
-  scheduler.OnPublish(LogAndStatus(log, notifier));
+  scheduler.OnPublish(LogTransitions(log));
   if (!cfg.agent.track_dir.empty()) {
     // keepalived track files, rewritten on change only.  shared_ptr: the hook is a
     // copyable std::function.  An error is logged once, not on every publication.
@@ -184,6 +178,15 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
                                " listening on http://" + server->bound().ToString() + " with " +
                                std::to_string(box.Get()->checks.size()) + " checks");
 
+  // systemd's STATUS=: the failover role first (when it runs), then the checks.
+  std::string status_line;
+  auto update_status = [&] {
+    std::string line = StatusLine(*box.Get());
+    if (failover) line = FailoverStatusPhrase(failover->service().View(), clock.Now()) + "; " + line;
+    if (line == status_line) return;
+    status_line = line;
+    notifier.Notify("STATUS=" + line);
+  };
   const Duration watchdog = notifier.WatchdogInterval();
   TimePoint last_ping{};
   bool ready = false;
@@ -197,9 +200,10 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
     }
     TimePoint now = clock.Now();
     publish_state();  // unchanged state is not disseminated again
+    update_status();
     if (!ready && box.Get()->AllHaveResults()) {
       ready = true;
-      notifier.Notify("READY=1\nSTATUS=" + StatusLine(*box.Get()));
+      notifier.Notify("READY=1");
       log.Log(LogLevel::kInfo, "ready: every check has a first result");
     }
     if (watchdog > Duration::zero() && now - last_ping >= watchdog / 2) {
