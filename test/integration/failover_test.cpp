@@ -101,6 +101,21 @@ TEST_CASE("failover on loopback: the replica takes over when the primary's host 
   MESSAGE("pg2 answered 200 on /primary " << secs << " s after the primary host died");
   CHECK(secs < 15);  // dead after the suspicion timeout, then the election and promotion
   CHECK(*pg.replica().Sql("SELECT pg_is_in_recovery()") == "f");
+
+  // The old primary's host comes back: its PostgreSQL is a primary on the old timeline.
+  // Its agent learns the new term from gossip, fences it read-only and says it needs a
+  // rejoin; the new primary keeps the role.
+  REQUIRE(pg.primary().Start().ok());
+  ms[0].proc = std::make_unique<Process>(
+      std::vector<std::string>{BuildDir() + "/keepwatchd", "-c", dir.path() + "/pg1.ini"});
+  bool fenced = WaitFor([&] {
+    auto ro = pg.primary().Sql("SHOW default_transaction_read_only");
+    return ro.ok() && *ro == "on";
+  }, seconds(20));
+  REQUIRE_MESSAGE(fenced, "pg1 log:\n" << ms[0].proc->Log());
+  CHECK(ms[0].Get("/primary") == 503);
+  CHECK(ms[0].proc->Log().find("needs a rejoin") != std::string::npos);
+  CHECK(ms[1].Get("/primary") == 200);
   for (Member& m : ms) m.proc->Signal(SIGTERM);
   for (Member& m : ms) m.proc->Wait(seconds(5));
 }
