@@ -9,6 +9,8 @@
 #include "agent/gossip/service.h"
 #include "agent/http_client.h"
 #include "agent/json.h"
+#include "agent/failover/report.h"
+#include "agent/failover/runtime.h"
 #include "agent/http_server.h"
 #include "agent/scheduler.h"
 #include "agent/track_files.h"
@@ -27,10 +29,9 @@ sigset_t StopSignals() {
   return set;
 }
 
-// Logs each debounced change once, and keeps systemd's STATUS= line current.
-PublishHook LogAndStatus(Logger& log, Notifier& notifier) {
-  auto last_line = std::make_shared<std::string>();
-  return [&log, &notifier, last_line](const Snapshot& snap, const std::vector<Transition>& changes) {
+// Logs each debounced change once.
+PublishHook LogTransitions(Logger& log) {
+  return [&log](const Snapshot&, const std::vector<Transition>& changes) {
     for (const Transition& t : changes) {
       const char* now = t.new_up ? "up" : "down";
       std::string msg = "check " + t.check + ": " +
@@ -41,11 +42,6 @@ PublishHook LogAndStatus(Logger& log, Notifier& notifier) {
               {{"CHECK", t.check},
                {"OLD_STATE", t.first ? "unknown" : (t.old_up ? "up" : "down")},
                {"NEW_STATE", now}});
-    }
-    std::string line = StatusLine(snap);
-    if (line != *last_line) {
-      *last_line = line;
-      notifier.Notify("STATUS=" + line);
     }
   };
 }
@@ -105,7 +101,7 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
   RealClock clock;
   SnapshotBox box(std::make_shared<Snapshot>());
   Scheduler scheduler(std::move(checks), clock, box, std::random_device{}());
-  scheduler.OnPublish(LogAndStatus(log, notifier));
+  scheduler.OnPublish(LogTransitions(log));
   if (!cfg.agent.track_dir.empty()) {
     // keepalived track files, rewritten on change only.  shared_ptr: the hook is a
     // copyable std::function.  An error is logged once, not on every publication.
@@ -142,10 +138,34 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
     src.metrics.push_back(
         [&](std::string& out) { gossip::AppendGossipMetrics(members->View(), clock.Now(), out); });
     src.status.push_back([&](JsonWriter& w) { MembersStatus(members->View(), w); });
-    scheduler.OnPublish([&](const Snapshot& snap, const std::vector<Transition>&) {
-      members->SetLocalState(gossip::NodeStateFromSnapshot(snap));
+  }
+  // Failover (agent/failover/): on the gossip transport; stopped before gossip.
+  std::unique_ptr<FailoverRuntime> failover;
+  if (members && cfg.cluster.failover != FailoverMode::kOff) {
+    auto f = FailoverRuntime::Start(cfg, clock, box, *members, log);
+    if (!f.ok()) {
+      log.Log(LogLevel::kError, f.status().message());
+      return 1;
+    }
+    failover = std::move(f.value());
+    src.primary_veto = [&](TimePoint now) { return failover->service().PrimaryVeto(now); };
+    src.status.push_back(
+        [&](JsonWriter& w) { WriteFailoverStatus(w, failover->service().View(), clock.Now()); });
+    src.metrics.push_back([&](std::string& out) {
+      AppendFailoverMetrics(out, failover->service().View(), clock.Now());
     });
   }
+  // What this node tells the others: its checks and PostgreSQL, and its failover term.
+  auto publish_state = [&] {
+    if (!members) return;
+    gossip::NodeState s = gossip::NodeStateFromSnapshot(*box.Get());
+    if (failover) {
+      FailoverView v = failover->service().View();
+      s.term = v.term;
+      s.leader = v.leader;
+    }
+    members->SetLocalState(s);
+  };
 
   auto started = HttpServer::Start(cfg.agent, src);
   if (!started.ok()) {
@@ -158,6 +178,15 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
                                " listening on http://" + server->bound().ToString() + " with " +
                                std::to_string(box.Get()->checks.size()) + " checks");
 
+  // systemd's STATUS=: the failover role first (when it runs), then the checks.
+  std::string status_line;
+  auto update_status = [&] {
+    std::string line = StatusLine(*box.Get());
+    if (failover) line = FailoverStatusPhrase(failover->service().View(), clock.Now()) + "; " + line;
+    if (line == status_line) return;
+    status_line = line;
+    notifier.Notify("STATUS=" + line);
+  };
   const Duration watchdog = notifier.WatchdogInterval();
   TimePoint last_ping{};
   bool ready = false;
@@ -170,9 +199,11 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
       break;
     }
     TimePoint now = clock.Now();
+    publish_state();  // unchanged state is not disseminated again
+    update_status();
     if (!ready && box.Get()->AllHaveResults()) {
       ready = true;
-      notifier.Notify("READY=1\nSTATUS=" + StatusLine(*box.Get()));
+      notifier.Notify("READY=1");
       log.Log(LogLevel::kInfo, "ready: every check has a first result");
     }
     if (watchdog > Duration::zero() && now - last_ping >= watchdog / 2) {
@@ -189,6 +220,7 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
   server.reset();
   scheduler.Stop();
   sched_thread.join();
+  failover.reset();
   members.reset();
   return 0;
 }

@@ -5,6 +5,7 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/gossip/service.h"
 #include "agent/version.h"
 #include "checks/registry.h"
 
@@ -51,6 +52,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %d error%s; not starting\n", path.c_str(), diag.errors(),
                  diag.errors() == 1 ? "" : "s");
     return 1;
+  }
+  if (cfg.cluster.present) {
+    // The key files too: a key readable by others must stop --check-config as well.
+    auto keys = kw::gossip::SettingsFromConfig(cfg);
+    if (!keys.ok()) {
+      std::fprintf(stderr, "%s: %s; not starting\n", path.c_str(), keys.status().message().c_str());
+      return 1;
+    }
   }
   if (check_only) {
     std::printf("%s: OK (%zu checks)\n", path.c_str(), cfg.checks.size());

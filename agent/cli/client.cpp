@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "agent/gossip/crypto.h"
 #include "agent/http_client.h"
 #include "agent/json.h"
 #include "agent/units.h"
@@ -21,6 +22,8 @@ const char* kUsage =
     "               2 when the agent cannot be reached\n"
     "  status       a table of the agent's checks\n"
     "  members      a table of the gossip members as the agent sees them\n"
+    "  keygen       print a new cluster key (64 hex characters) for [cluster] key_file:\n"
+    "               keepwatch keygen > /etc/keepwatch/cluster.key; chmod 600 it\n"
     "  version      print the client's version\n"
     "defaults: --url http://127.0.0.1:9201 --timeout 1s\n";
 
@@ -172,6 +175,10 @@ int RunClient(const std::vector<std::string>& args, FILE* out, FILE* err) {
   if (cmd == "check" && rest == 1) return CmdCheck(o, args[i + 1], out, err);
   if (cmd == "status" && rest == 0) return CmdStatus(o, out, err);
   if (cmd == "members" && rest == 0) return CmdMembers(o, out, err);
+  if (cmd == "keygen" && rest == 0) {
+    std::fprintf(out, "%s\n", gossip::GenerateKeyHex().c_str());
+    return kOk;
+  }
   if (cmd == "version" && rest == 0) {
     std::fprintf(out, "keepwatch %s\n", kVersion);
     return kOk;

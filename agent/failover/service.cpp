@@ -70,14 +70,14 @@ FailoverService::~FailoverService() {
   action_thread_.join();
 }
 
-void FailoverService::Deliver(std::string_view payload) {
+void FailoverService::Deliver(const std::string& from, std::string_view payload) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (inbox_.size() >= 256) {  // a flood: drop rather than grow
       view_.bad_messages++;
       return;
     }
-    inbox_.emplace_back(payload);
+    inbox_.emplace_back(from, std::string(payload));
   }
   cv_.notify_all();
 }
@@ -151,14 +151,14 @@ void FailoverService::Loop() {
   while (!stop_) {
     cv_.wait_for(l, kTick, [&] { return stop_ || !inbox_.empty() || step_down_.has_value(); });
     if (stop_) break;
-    std::deque<std::string> inbox;
+    std::deque<std::pair<std::string, std::string>> inbox;
     inbox.swap(inbox_);
     std::optional<std::string> step_down = std::move(step_down_);
     step_down_.reset();
     l.unlock();
-    for (const std::string& payload : inbox) {
+    for (const auto& [from, payload] : inbox) {
       auto m = DecodeFailover(payload);
-      if (!m.ok()) {
+      if (!m.ok() || m->from != from) {
         std::lock_guard<std::mutex> g(mu_);
         view_.bad_messages++;
         continue;

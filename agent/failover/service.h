@@ -80,8 +80,9 @@ class FailoverService {
   FailoverService(const FailoverService&) = delete;
   FailoverService& operator=(const FailoverService&) = delete;
 
-  // A payload from the transport (already authenticated by it).  Malformed → counted.
-  void Deliver(std::string_view payload);
+  // A payload from `from` (authenticated by the transport).  A malformed message, or one
+  // whose sender field is not `from`, is dropped and counted.
+  void Deliver(const std::string& from, std::string_view payload);
   // Why this node may not answer 200 on /primary at `now`, or nullopt when it may.
   std::optional<std::string> PrimaryVeto(TimePoint now) const;
   FailoverView View() const;
@@ -110,7 +111,7 @@ class FailoverService {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  std::deque<std::string> inbox_;
+  std::deque<std::pair<std::string, std::string>> inbox_;  // (from, payload)
   std::optional<std::string> step_down_;
   FailoverView view_;
   std::deque<std::function<void()>> actions_;

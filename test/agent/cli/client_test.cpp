@@ -1,5 +1,6 @@
 // The keepwatch client binary against a real keepwatchd: exit codes 0/1/2 and the table.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include "agent/net.h"
 #include "test/support/agent.h"
@@ -47,4 +48,24 @@ TEST_CASE("keepwatch gives up after --timeout when the agent does not answer") {
   CHECK(RunCommand({BuildDir() + "/keepwatch", "--url", url, "--timeout", "300ms", "check", "x"}, &out) == 2);
   CHECK(SteadyClock::now() - t0 < seconds(2));
   CHECK(out.find("timed out") != std::string::npos);
+}
+
+TEST_CASE("keepwatch keygen prints a key the agent accepts") {
+  std::string out;
+  REQUIRE(RunCommand({BuildDir() + "/keepwatch", "keygen"}, &out) == 0);
+  REQUIRE(out.size() == 65);
+  CHECK(out.back() == '\n');
+  CHECK(out.find_first_not_of("0123456789abcdef\n") == std::string::npos);
+  std::string again;
+  RunCommand({BuildDir() + "/keepwatch", "keygen"}, &again);
+  CHECK(again != out);
+  TempDir dir;
+  std::string key = dir.Write("cluster.key", out);
+  chmod(key.c_str(), 0600);
+  std::string ini = dir.Write("k.ini", "[agent]\nnode = a\nlisten = 127.0.0.1:1\n[cluster]\nname = c\nkey_file = " + key +
+                                           "\nfailover = off\n[member.a]\naddress = 127.0.0.1:7950\n");
+  CHECK(RunCommand({BuildDir() + "/keepwatchd", "--check-config", "-c", ini}, &out) == 0);
+  chmod(key.c_str(), 0644);
+  CHECK(RunCommand({BuildDir() + "/keepwatchd", "--check-config", "-c", ini}, &out) == 1);
+  CHECK(out.find("is readable by group or others (mode 0644)") != std::string::npos);
 }

@@ -3,6 +3,8 @@
 // replaced (promotion), the isolated old leader fences itself.
 #include "agent/failover/service.h"
 
+#include "agent/failover/codec.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -82,7 +84,7 @@ struct Node final : FailoverTransport, PeerSource, PgActuator {
     std::shared_lock<std::shared_mutex> alive(cluster->life);
     if (cluster->stopping || cluster->IsCut(name) || cluster->IsCut(to)) return;
     auto it = cluster->nodes.find(to);
-    if (it != cluster->nodes.end() && it->second->svc) it->second->svc->Deliver(payload);
+    if (it != cluster->nodes.end() && it->second->svc) it->second->svc->Deliver(name, payload);
   }
 
   std::vector<Peer> Peers() const override {
@@ -197,8 +199,11 @@ TEST_CASE("failover service: garbage is counted, a corrupt state file refuses to
   auto s = FailoverService::Start(Cfg("lb1"), lb1.dir.path(), clock, lb1.box, lb1, lb1, lb1, log);
   REQUIRE(s.ok());
   cluster.Stop();
-  s.value()->Deliver("\x01\x02garbage");
-  REQUIRE(WaitFor([&] { return s.value()->View().bad_messages == 1; }, seconds(2)));
+  s.value()->Deliver("pg1", "\x01\x02garbage");
+  FailoverMsg forged;
+  forged.from = "pg1";  // claims pg1, arrives from pg2
+  s.value()->Deliver("pg2", EncodeFailover(forged));
+  REQUIRE(WaitFor([&] { return s.value()->View().bad_messages == 2; }, seconds(2)));
   s.value().reset();
   std::ofstream(StateFilePath(lb1.dir.path())) << "term=5\n";
   auto bad = FailoverService::Start(Cfg("lb1"), lb1.dir.path(), clock, lb1.box, lb1, lb1, lb1, log);
