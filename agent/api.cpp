@@ -79,7 +79,10 @@ Answer StatusAnswer(const ApiSources& src, const Snapshot& snap, TimePoint now) 
   w.Key("ready").Bool(snap.AllHaveResults());
   int passing = 0;
   for (const CheckState& c : snap.checks) passing += c.has_result && c.up;
-  w.Key("checks_passing").Int(passing).Key("checks_total").Int(static_cast<long long>(snap.checks.size()));
+  w.Key("checks_passing")
+      .Int(passing)
+      .Key("checks_total")
+      .Int(static_cast<long long>(snap.checks.size()));
   w.Key("checks").BeginArray();
   for (const CheckState& c : snap.checks) WriteCheck(w, c, now);
   w.EndArray();
@@ -90,7 +93,11 @@ Answer StatusAnswer(const ApiSources& src, const Snapshot& snap, TimePoint now) 
 
 Answer Simple(bool ok, std::string_view what_ok, std::string_view what_not) {
   JsonWriter w;
-  w.BeginObject().Key("status").String(ok ? "ok" : "fail").Key("reason").String(ok ? what_ok : what_not);
+  w.BeginObject()
+      .Key("status")
+      .String(ok ? "ok" : "fail")
+      .Key("reason")
+      .String(ok ? what_ok : what_not);
   w.EndObject();
   return JsonAnswer(ok ? 200 : 503, w);
 }
@@ -103,7 +110,8 @@ Answer Readiness(const Snapshot& snap) {
   std::string waiting;
   for (const CheckState& c : snap.checks)
     if (!c.has_result) waiting += (waiting.empty() ? "" : ", ") + c.name;
-  return Simple(waiting.empty(), "every check has a result", "waiting for a first result: " + waiting);
+  return Simple(waiting.empty(), "every check has a result",
+                "waiting for a first result: " + waiting);
 }
 
 }  // namespace
@@ -216,7 +224,8 @@ std::string RenderMetrics(const Snapshot& snap, const ApiSources& src, TimePoint
   for (const Family& f : kFamilies) {
     Help(out, f.name, f.type, f.help);
     for (const CheckState& c : snap.checks)
-      Metric(out, f.name, "check=\"" + Label(c.name) + "\",type=\"" + Label(c.type) + "\"", f.get(c));
+      Metric(out, f.name, "check=\"" + Label(c.name) + "\",type=\"" + Label(c.type) + "\"",
+             f.get(c));
   }
   Help(out, "keepwatch_check_outcome", "gauge", "1 for the outcome of the latest probe.");
   for (const CheckState& c : snap.checks) {
@@ -229,7 +238,8 @@ std::string RenderMetrics(const Snapshot& snap, const ApiSources& src, TimePoint
   Help(out, "keepwatch_check_value", "gauge", "Named numbers the latest probe reported.");
   for (const CheckState& c : snap.checks)
     for (const auto& [k, v] : c.last.values)
-      Metric(out, "keepwatch_check_value", "check=\"" + Label(c.name) + "\",name=\"" + Label(k) + "\"", v);
+      Metric(out, "keepwatch_check_value",
+             "check=\"" + Label(c.name) + "\",name=\"" + Label(k) + "\"", v);
   for (const auto& add : src.metrics) add(out);
   return out;
 }

@@ -89,8 +89,9 @@ char* IniReader(char* str, int num, void* stream) {
   std::string_view t = Trim(line);
   bool pass = true;
   if (static_cast<int>(line.size()) > num - 2) {
-    st.diag->Error(st.line, "line is " + std::to_string(line.size()) + " characters long; at most " +
-                                std::to_string(num - 2) + " are allowed");
+    st.diag->Error(st.line, "line is " + std::to_string(line.size()) +
+                                " characters long; at most " + std::to_string(num - 2) +
+                                " are allowed");
     pass = false;
   } else if (t.empty() || t.front() == ';' || t.front() == '#') {
     pass = true;
@@ -300,17 +301,22 @@ void KeyReader::Skip(const std::vector<std::string>& keys) {
 
 void KeyReader::Finish() {
   for (const auto& [key, setting] : section_.keys)
-    if (!used_.count(key)) diag_.Error(setting.line, "unknown key '" + key + "' in [" + section_.name + "]");
+    if (!used_.count(key))
+      diag_.Error(setting.line, "unknown key '" + key + "' in [" + section_.name + "]");
 }
 
 // --- Config ------------------------------------------------------------------------
 
 const char* LogLevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -351,7 +357,8 @@ void ReadCheck(const RawSection& sec, Config& cfg, Diagnostics& diag) {
   CheckConfig c;
   c.name = sec.name.substr(6);
   if (!ValidName(c.name)) {
-    diag.Error(sec.line, "check name '" + c.name + "' may only contain letters, digits, '_' and '-'");
+    diag.Error(sec.line,
+               "check name '" + c.name + "' may only contain letters, digits, '_' and '-'");
     return;
   }
   KeyReader r(sec, diag);  // the common keys only; the type's factory reads the rest
@@ -378,8 +385,8 @@ void ReadGossipKeys(KeyReader& r, ClusterConfig& c) {
   if (c.probe_interval < milliseconds(100)) r.Error("probe_interval", "must be at least 100ms");
   if (c.probe_timeout < milliseconds(10)) r.Error("probe_timeout", "must be at least 10ms");
   if (c.probe_timeout >= c.probe_interval)
-    r.Error("probe_timeout", "must be shorter than probe_interval (" +
-                                 FormatDuration(c.probe_interval) + ")");
+    r.Error("probe_timeout",
+            "must be shorter than probe_interval (" + FormatDuration(c.probe_interval) + ")");
   if (c.gossip_interval < milliseconds(10)) r.Error("gossip_interval", "must be at least 10ms");
   if (c.push_pull_interval < seconds(1)) r.Error("push_pull_interval", "must be at least 1s");
   if (c.reconnect_interval < seconds(1)) r.Error("reconnect_interval", "must be at least 1s");
@@ -392,10 +399,10 @@ void ReadFailoverKeys(KeyReader& r, ClusterConfig& c) {
   c.election_timeout = r.Dur("election_timeout", c.election_timeout);
   c.promote_command = r.String("promote_command", "");
   std::string fence = r.Choice("fence", "readonly", {"none", "readonly", "stop", "command"});
-  c.fence = fence == "none"    ? FenceMode::kNone
-            : fence == "stop"  ? FenceMode::kStop
+  c.fence = fence == "none"      ? FenceMode::kNone
+            : fence == "stop"    ? FenceMode::kStop
             : fence == "command" ? FenceMode::kCommand
-                               : FenceMode::kReadonly;
+                                 : FenceMode::kReadonly;
   c.fence_command = r.String("fence_command", "");
   c.auto_rejoin = r.Bool("auto_rejoin", false);
   c.rejoin_command = r.String("rejoin_command", "");
@@ -436,7 +443,8 @@ void ReadMember(const RawSection& sec, Config& cfg, Diagnostics& diag) {
   m.name = sec.name.substr(7);
   m.line = sec.line;
   if (!ValidName(m.name)) {
-    diag.Error(sec.line, "member name '" + m.name + "' may only contain letters, digits, '_' and '-'");
+    diag.Error(sec.line,
+               "member name '" + m.name + "' may only contain letters, digits, '_' and '-'");
     return;
   }
   KeyReader r(sec, diag);
@@ -461,12 +469,16 @@ void CheckVoters(const Config& cfg, Diagnostics& diag) {
     promotable |= m.postgres && m.priority > 0;
   }
   if (voters == 0)
-    diag.Error(cfg.cluster.line, "failover = auto needs voters: set voter = yes on an odd number of members, or failover = off");
+    diag.Error(cfg.cluster.line,
+               "failover = auto needs voters: set voter = yes on an odd number of members, or "
+               "failover = off");
   else if (voters % 2 == 0)
-    diag.Warning(cfg.cluster.line, std::to_string(voters) +
-                                       " voters: an even number; a split in half elects nobody (use an odd number)");
+    diag.Warning(cfg.cluster.line,
+                 std::to_string(voters) +
+                     " voters: an even number; a split in half elects nobody (use an odd number)");
   if (!promotable)
-    diag.Warning(cfg.cluster.line, "no member has postgres = yes and priority > 0: nothing can be promoted");
+    diag.Warning(cfg.cluster.line,
+                 "no member has postgres = yes and priority > 0: nothing can be promoted");
 }
 
 Config Interpret(std::vector<RawSection> sections, Diagnostics& diag) {
@@ -492,15 +504,17 @@ Config Interpret(std::vector<RawSection> sections, Diagnostics& diag) {
                              "] (expected [agent], [check.NAME], [cluster] or [member.NAME])");
   }
   if (!cfg.members.empty() && !cfg.cluster.present)
-    diag.Error(cfg.members.front().line, "[member." + cfg.members.front().name +
-                                             "] needs a [cluster] section");
+    diag.Error(cfg.members.front().line,
+               "[member." + cfg.members.front().name + "] needs a [cluster] section");
   if (cfg.cluster.present) {
-    if (cfg.members.empty()) diag.Error(cfg.cluster.line, "[cluster] has no [member.NAME] sections");
+    if (cfg.members.empty())
+      diag.Error(cfg.cluster.line, "[cluster] has no [member.NAME] sections");
     bool self = std::any_of(cfg.members.begin(), cfg.members.end(),
                             [&](const MemberConfig& m) { return m.name == cfg.agent.node; });
     if (!cfg.members.empty() && !self)
-      diag.Error(cfg.cluster.line, "this node '" + cfg.agent.node +
-                                       "' is not one of the [member.NAME] sections (set [agent] node)");
+      diag.Error(cfg.cluster.line,
+                 "this node '" + cfg.agent.node +
+                     "' is not one of the [member.NAME] sections (set [agent] node)");
     CheckVoters(cfg, diag);
   }
   return cfg;

@@ -101,15 +101,15 @@ class KeyReader {
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 struct AgentConfig {
-  std::string node;                        // member name; default: hostname
-  HostPort listen{"0.0.0.0", 9201};        // HTTP API
+  std::string node;                  // member name; default: hostname
+  HostPort listen{"0.0.0.0", 9201};  // HTTP API
   std::string state_dir = "/var/lib/keepwatch";
   LogLevel log_level = LogLevel::kInfo;
-  std::string root = "/";                  // where /proc and /sys are read (tests: fixtures)
-  int max_connections = 256;               // HTTP connection limit
+  std::string root = "/";     // where /proc and /sys are read (tests: fixtures)
+  int max_connections = 256;  // HTTP connection limit
   int max_connections_per_ip = 64;
   Duration connection_timeout = seconds(5);  // idle/slow client timeout
-  std::string track_dir;                   // keepalived track files; empty = none
+  std::string track_dir;                     // keepalived track files; empty = none
 };
 
 struct CheckConfig {
@@ -125,11 +125,11 @@ struct CheckConfig {
 struct MemberConfig {
   std::string name;
   int line = 0;
-  HostPort address;     // gossip address
-  HostPort http;        // API address; default host:9201
+  HostPort address;  // gossip address
+  HostPort http;     // API address; default host:9201
   bool voter = false;
   bool postgres = false;
-  int priority = 0;     // 0 = never promote
+  int priority = 0;  // 0 = never promote
 };
 
 enum class FailoverMode { kAuto, kManual, kOff };
@@ -157,9 +157,9 @@ struct ClusterConfig {
   Duration election_timeout = seconds(2);
   std::string promote_command;  // empty: SELECT pg_promote(true) (PostgreSQL 12+)
   FenceMode fence = FenceMode::kReadonly;
-  std::string fence_command;     // with fence = command
+  std::string fence_command;  // with fence = command
   bool auto_rejoin = false;
-  std::string rejoin_command;    // empty: the built-in pg_rewind
+  std::string rejoin_command;  // empty: the built-in pg_rewind
 };
 
 struct Config {

@@ -5,13 +5,13 @@
 #include <random>
 #include <thread>
 
+#include "agent/failover/report.h"
+#include "agent/failover/runtime.h"
 #include "agent/gossip/cluster_api.h"
 #include "agent/gossip/service.h"
 #include "agent/http_client.h"
-#include "agent/json.h"
-#include "agent/failover/report.h"
-#include "agent/failover/runtime.h"
 #include "agent/http_server.h"
+#include "agent/json.h"
 #include "agent/scheduler.h"
 #include "agent/track_files.h"
 #include "agent/version.h"
@@ -82,9 +82,12 @@ void MembersStatus(const gossip::ClusterView& v, JsonWriter& w) {
   w.Key("members").BeginArray();
   for (const gossip::MemberView& m : v.members)
     w.BeginObject()
-        .Key("name").String(m.name)
-        .Key("status").String(gossip::MemberStatusName(m.status))
-        .Key("role").String(gossip::PgRoleName(m.state.role))
+        .Key("name")
+        .String(m.name)
+        .Key("status")
+        .String(gossip::MemberStatusName(m.status))
+        .Key("role")
+        .String(gossip::PgRoleName(m.state.role))
         .EndObject();
   w.EndArray();
 }
@@ -107,13 +110,13 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
     // copyable std::function.  An error is logged once, not on every publication.
     auto track = std::make_shared<TrackFiles>(cfg.agent.track_dir);
     auto last_error = std::make_shared<std::string>();
-    scheduler.OnPublish([track, last_error, &log](const Snapshot& snap,
-                                                  const std::vector<Transition>&) {
-      track->Update(snap);
-      const std::string& error = track->last_status().message();
-      if (error != *last_error && !error.empty()) log.Log(LogLevel::kWarning, error);
-      *last_error = error;
-    });
+    scheduler.OnPublish(
+        [track, last_error, &log](const Snapshot& snap, const std::vector<Transition>&) {
+          track->Update(snap);
+          const std::string& error = track->last_status().message();
+          if (error != *last_error && !error.empty()) log.Log(LogLevel::kWarning, error);
+          *last_error = error;
+        });
   }
 
   ApiSources src;
@@ -182,7 +185,8 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
   std::string status_line;
   auto update_status = [&] {
     std::string line = StatusLine(*box.Get());
-    if (failover) line = FailoverStatusPhrase(failover->service().View(), clock.Now()) + "; " + line;
+    if (failover)
+      line = FailoverStatusPhrase(failover->service().View(), clock.Now()) + "; " + line;
     if (line == status_line) return;
     status_line = line;
     notifier.Notify("STATUS=" + line);
@@ -195,7 +199,8 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
     timespec tick{0, 100 * 1000 * 1000};
     int sig = sigtimedwait(&stop, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) {
-      log.Log(LogLevel::kInfo, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+      log.Log(LogLevel::kInfo,
+              std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
       break;
     }
     TimePoint now = clock.Now();

@@ -14,7 +14,7 @@
 namespace kw {
 
 struct Url {
-  HostPort host;          // port defaults to 80
+  HostPort host;           // port defaults to 80
   std::string path = "/";  // includes the query
 };
 // "http://127.0.0.1:8069/web/login" → Url.  Only http:// is accepted.

@@ -25,18 +25,18 @@ char kBodyPending;
 struct HttpDispatch {
   static MHD_Result Call(void* cls, MHD_Connection* conn, const char* url, const char* method,
                          const char*, const char*, size_t* upload_size, void** state) {
-  // MHD calls once with the headers, then with each piece of body, then once more with
-  // nothing: answer on the last call (HAProxy sends "content-length: 0"; a body is
-  // read and discarded, never buffered).
-  if (*state == nullptr) {
-    *state = &kBodyPending;
-    return MHD_YES;
-  }
-  if (*upload_size != 0) {
-    *upload_size = 0;
-    return MHD_YES;
-  }
-  return static_cast<HttpServer*>(cls)->Respond(conn, url, method) ? MHD_YES : MHD_NO;
+    // MHD calls once with the headers, then with each piece of body, then once more with
+    // nothing: answer on the last call (HAProxy sends "content-length: 0"; a body is
+    // read and discarded, never buffered).
+    if (*state == nullptr) {
+      *state = &kBodyPending;
+      return MHD_YES;
+    }
+    if (*upload_size != 0) {
+      *upload_size = 0;
+      return MHD_YES;
+    }
+    return static_cast<HttpServer*>(cls)->Respond(conn, url, method) ? MHD_YES : MHD_NO;
   }
 };
 
@@ -50,8 +50,8 @@ int HttpServer::Respond(MHD_Connection* conn, const char* url, const char* metho
     a = Answer{500, std::string("{\"error\":\"internal error\"}")};
   }
   bool no_body = std::strcmp(method, "OPTIONS") == 0;
-  MHD_Response* resp = MHD_create_response_from_buffer(no_body ? 0 : a.body.size(),
-                                                       a.body.data(), MHD_RESPMEM_MUST_COPY);
+  MHD_Response* resp = MHD_create_response_from_buffer(no_body ? 0 : a.body.size(), a.body.data(),
+                                                       MHD_RESPMEM_MUST_COPY);
   if (!resp) return 0;
   MHD_add_response_header(resp, "Content-Type", a.content_type.c_str());
   MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -66,21 +66,21 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const AgentConfig& agent,
                                                       const ApiSources& src) {
   HostPort bound;
   auto sock = ListenTcp(agent.listen, &bound);
-  if (!sock.ok()) return Status::Error("HTTP listen on " + agent.listen.ToString() + ": " + sock.status().message());
+  if (!sock.ok())
+    return Status::Error("HTTP listen on " + agent.listen.ToString() + ": " +
+                         sock.status().message());
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->src_ = &src;
   s->bound_ = bound;
-  unsigned timeout = static_cast<unsigned>(std::max<long long>(1, ToMillis(agent.connection_timeout) / 1000));
+  unsigned timeout =
+      static_cast<unsigned>(std::max<long long>(1, ToMillis(agent.connection_timeout) / 1000));
   MHD_Daemon* d = MHD_start_daemon(
-      MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, nullptr, nullptr,
-      &HttpDispatch::Call, s.get(),
-      MHD_OPTION_LISTEN_SOCKET, sock->get(),
-      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(agent.max_connections),
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<unsigned>(agent.max_connections_per_ip),
-      MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+      MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, nullptr, nullptr, &HttpDispatch::Call,
+      s.get(), MHD_OPTION_LISTEN_SOCKET, sock->get(), MHD_OPTION_CONNECTION_LIMIT,
+      static_cast<unsigned>(agent.max_connections), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      static_cast<unsigned>(agent.max_connections_per_ip), MHD_OPTION_CONNECTION_TIMEOUT, timeout,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(32 * 1024),
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-      MHD_OPTION_END);
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
   if (!d) return Status::Error("HTTP server on " + bound.ToString() + " failed to start");
   sock->release();  // MHD owns and closes it now
   s->daemon_.reset(d);

@@ -11,11 +11,21 @@ std::string JsonEscape(std::string_view s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -157,7 +167,8 @@ class Parser {
 
   Status Num(Json* out) {
     size_t start = p_;
-    while (p_ < t_.size() && std::string_view("+-0123456789.eE").find(t_[p_]) != std::string_view::npos)
+    while (p_ < t_.size() &&
+           std::string_view("+-0123456789.eE").find(t_[p_]) != std::string_view::npos)
       ++p_;
     if (p_ == start) return Fail("unexpected character");
     std::string num(t_.substr(start, p_ - start));
@@ -180,14 +191,25 @@ class Parser {
       if (p_ >= t_.size()) break;
       char e = t_[p_++];
       switch (e) {
-        case 'n': *out += '\n'; break;
-        case 't': *out += '\t'; break;
-        case 'r': *out += '\r'; break;
-        case 'b': *out += '\b'; break;
-        case 'f': *out += '\f'; break;
+        case 'n':
+          *out += '\n';
+          break;
+        case 't':
+          *out += '\t';
+          break;
+        case 'r':
+          *out += '\r';
+          break;
+        case 'b':
+          *out += '\b';
+          break;
+        case 'f':
+          *out += '\f';
+          break;
         case 'u': {
           if (p_ + 4 > t_.size()) return Fail("bad \\u escape");
-          unsigned cp = static_cast<unsigned>(std::strtoul(std::string(t_.substr(p_, 4)).c_str(), nullptr, 16));
+          unsigned cp = static_cast<unsigned>(
+              std::strtoul(std::string(t_.substr(p_, 4)).c_str(), nullptr, 16));
           p_ += 4;
           // UTF-8 encode (surrogate pairs are passed through as two code points).
           if (cp < 0x80) {
@@ -202,7 +224,8 @@ class Parser {
           }
           break;
         }
-        default: *out += e;
+        default:
+          *out += e;
       }
     }
     return Fail("unterminated string");

@@ -12,11 +12,12 @@
 namespace {
 
 void Usage(FILE* to) {
-  std::fprintf(to,
-               "usage: keepwatchd [-c FILE] [--check-config] [--version]\n"
-               "  -c, --config FILE   configuration (default /etc/keepwatch/keepwatch.ini)\n"
-               "  --check-config      validate the configuration, print FILE:LINE: errors, exit 0/1\n"
-               "  --version           print the version\n");
+  std::fprintf(
+      to,
+      "usage: keepwatchd [-c FILE] [--check-config] [--version]\n"
+      "  -c, --config FILE   configuration (default /etc/keepwatch/keepwatch.ini)\n"
+      "  --check-config      validate the configuration, print FILE:LINE: errors, exit 0/1\n"
+      "  --version           print the version\n");
 }
 
 }  // namespace

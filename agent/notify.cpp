@@ -33,8 +33,8 @@ std::string StatusLine(const Snapshot& snap) {
                  (detail.empty() ? "" : ": " + detail) + ")";
     }
   }
-  std::string line = std::to_string(passing) + "/" + std::to_string(snap.checks.size()) +
-                     " checks passing";
+  std::string line =
+      std::to_string(passing) + "/" + std::to_string(snap.checks.size()) + " checks passing";
   if (waiting) line += ", " + std::to_string(waiting) + " waiting for a first result";
   if (!failing.empty()) line += "; failing: " + failing;
   return line;

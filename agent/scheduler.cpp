@@ -23,15 +23,23 @@ Scheduler::Scheduler(std::vector<BuiltCheck> checks, const Clock& clock, Snapsho
     : clock_(clock), box_(box), rng_(seed), started_(clock.Now()) {
   heartbeat_ = started_.time_since_epoch().count();
   for (BuiltCheck& b : checks) {
-    auto e = std::make_unique<Entry>(Entry{b.config, nullptr,
-                                           Hysteresis(b.config->rise, b.config->fall), {}, {}, {},
-                                           {}, false, false});
+    auto e = std::make_unique<Entry>(Entry{b.config,
+                                           nullptr,
+                                           Hysteresis(b.config->rise, b.config->fall),
+                                           {},
+                                           {},
+                                           {},
+                                           {},
+                                           false,
+                                           false});
     e->state.name = b.config->name;
     e->state.type = b.config->type;
-    e->runner = std::make_unique<ProbeRunner>(b.config->name, std::move(b.check), [this] { Wake(); });
+    e->runner =
+        std::make_unique<ProbeRunner>(b.config->name, std::move(b.check), [this] { Wake(); });
     // First probes start at once, spread over up to 100ms so they do not all fire together.
     e->next_run = started_ + std::uniform_int_distribution<Duration::rep>(
-                                 0, Duration(milliseconds(100)).count())(rng_) * Duration(1);
+                                 0, Duration(milliseconds(100)).count())(rng_) *
+                                 Duration(1);
     entries_.push_back(std::move(e));
   }
   auto snap = std::make_shared<Snapshot>();
@@ -113,8 +121,7 @@ TimePoint Scheduler::Poll() {
       } else if (e.timed_out) {
         // Still stuck: this interval's probe is a timeout too, and is not started.
         Record(e,
-               CheckResult::Timeout("probe started " +
-                                    FormatDuration(now - e.probe_started) +
+               CheckResult::Timeout("probe started " + FormatDuration(now - e.probe_started) +
                                     " ago is still running; not starting another"),
                cfg.timeout, changes);
         e.state.last_run = now;

@@ -40,8 +40,7 @@ using PublishHook = std::function<void(const Snapshot&, const std::vector<Transi
 
 class Scheduler {
  public:
-  Scheduler(std::vector<BuiltCheck> checks, const Clock& clock, SnapshotBox& box,
-            uint64_t seed);
+  Scheduler(std::vector<BuiltCheck> checks, const Clock& clock, SnapshotBox& box, uint64_t seed);
   ~Scheduler();
 
   void OnPublish(PublishHook hook) { hooks_.push_back(std::move(hook)); }

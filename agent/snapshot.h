@@ -19,12 +19,12 @@ namespace kw {
 struct CheckState {
   std::string name;
   std::string type;
-  bool has_result = false;  // at least one probe finished (or timed out)
-  bool up = false;          // debounced state (rise/fall)
-  CheckResult last;         // raw result of the latest probe
-  TimePoint last_run{};     // when the latest probe started
+  bool has_result = false;   // at least one probe finished (or timed out)
+  bool up = false;           // debounced state (rise/fall)
+  CheckResult last;          // raw result of the latest probe
+  TimePoint last_run{};      // when the latest probe started
   Duration last_duration{};  // how long it took (deadline for a timeout)
-  TimePoint since{};        // when `up` last changed (or the first result)
+  TimePoint since{};         // when `up` last changed (or the first result)
   int consecutive_failures = 0;
   int consecutive_successes = 0;
   uint64_t transitions = 0;  // debounced up/down changes

@@ -32,7 +32,7 @@ Status ErrnoStatus(std::string_view context, int err);
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}       // NOLINT: implicit by design
   Result(Status error) : v_(std::move(error)) {}  // NOLINT: must not be OK
 
   bool ok() const { return v_.index() == 0; }

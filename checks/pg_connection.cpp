@@ -197,7 +197,8 @@ class LibpqConnection final : public PgConnection {
     if (PQstatus(c) == CONNECTION_BAD && reply.ok()) return FailFromConn(c, true);
     if (PQstatus(c) == CONNECTION_BAD && reply.failure == PgFailure::kQuery)
       reply.failure = PgFailure::kBroken;
-    if (need_row && reply.ok() && !have_row) return Fail(PgFailure::kQuery, "the query returned no row");
+    if (need_row && reply.ok() && !have_row)
+      return Fail(PgFailure::kQuery, "the query returned no row");
     return reply;
   }
 

@@ -12,12 +12,8 @@ namespace kw {
 
 std::span<const CheckType> CheckTypes() {
   static const CheckType kTypes[] = {
-      {"tcp", MakeTcpCheck},
-      {"http", MakeHttpCheck},
-      {"postgres", MakePostgresCheck},
-      {"ocfs2", MakeOcfs2Check},
-      {"iscsi", MakeIscsiCheck},
-      {"odoo", MakeOdooCheck},
+      {"tcp", MakeTcpCheck},         {"http", MakeHttpCheck},   {"postgres", MakePostgresCheck},
+      {"ocfs2", MakeOcfs2Check},     {"iscsi", MakeIscsiCheck}, {"odoo", MakeOdooCheck},
       {"haproxy", MakeHaproxyCheck},
   };
   return kTypes;

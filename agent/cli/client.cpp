@@ -86,19 +86,20 @@ int CmdStatus(const ClientOptions& o, FILE* out, FILE* err) {
     return kUnreachable;
   }
   const Json& s = *j;
-  std::fprintf(out, "node %s  keepwatchd %s  up %s  %s\n", s["node"].str.c_str(),
-               s["version"].str.c_str(),
-               FormatDuration(std::chrono::seconds(static_cast<long long>(s["uptime_seconds"].num))).c_str(),
-               s["ready"].b ? "ready" : "NOT READY (waiting for first results)");
+  std::fprintf(
+      out, "node %s  keepwatchd %s  up %s  %s\n", s["node"].str.c_str(), s["version"].str.c_str(),
+      FormatDuration(std::chrono::seconds(static_cast<long long>(s["uptime_seconds"].num))).c_str(),
+      s["ready"].b ? "ready" : "NOT READY (waiting for first results)");
   if (!s["role"].IsNull()) std::fprintf(out, "role %s\n", s["role"].str.c_str());
   std::fprintf(out, "\n%s%s%s%s%s\n", Pad("CHECK", 16).c_str(), Pad("TYPE", 10).c_str(),
                Pad("STATE", 9).c_str(), Pad("SINCE", 22).c_str(), "DETAIL");
   for (const Json& c : s["checks"].arr) {
     std::string state = c["state"].str;
     if (c["stuck"].b) state += "*";
-    std::fprintf(out, "%s%s%s%s%s%s\n", Pad(c["name"].str, 16).c_str(), Pad(c["type"].str, 10).c_str(),
-                 Pad(state, 9).c_str(), Pad(c["since"].str, 22).c_str(),
-                 c["outcome"].IsNull() ? "" : (c["outcome"].str + ": ").c_str(), c["detail"].str.c_str());
+    std::fprintf(
+        out, "%s%s%s%s%s%s\n", Pad(c["name"].str, 16).c_str(), Pad(c["type"].str, 10).c_str(),
+        Pad(state, 9).c_str(), Pad(c["since"].str, 22).c_str(),
+        c["outcome"].IsNull() ? "" : (c["outcome"].str + ": ").c_str(), c["detail"].str.c_str());
   }
   return kOk;
 }
@@ -116,7 +117,8 @@ int CmdMembers(const ClientOptions& o, FILE* out, FILE* err) {
   std::fprintf(out, "cluster %s  node %s  alive %d  suspect %d  dead %d  term %d  leader %s\n\n",
                c["cluster"].str.c_str(), c["node"].str.c_str(), static_cast<int>(c["alive"].num),
                static_cast<int>(c["suspect"].num), static_cast<int>(c["dead"].num),
-               static_cast<int>(c["term"].num), c["leader"].IsNull() ? "-" : c["leader"].str.c_str());
+               static_cast<int>(c["term"].num),
+               c["leader"].IsNull() ? "-" : c["leader"].str.c_str());
   std::fprintf(out, "%s%s%s%s%s%s%s%s\n", Pad("MEMBER", 16).c_str(), Pad("STATE", 9).c_str(),
                Pad("INC", 6).c_str(), Pad("HEARD", 8).c_str(), Pad("ROLE", 9).c_str(),
                Pad("TL", 4).c_str(), Pad("RECEIVED/CURRENT", 19).c_str(), "CHECKS");

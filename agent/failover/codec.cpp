@@ -66,12 +66,14 @@ Result<FailoverMsg> DecodeFailover(std::string_view bytes) {
   FailoverMsg m;
   uint8_t version, type, flags;
   if (!r.U8(&version)) return Status::Error("failover message: empty");
-  if (version != kVersion) return Status::Error("failover message: unknown version " + std::to_string(version));
+  if (version != kVersion)
+    return Status::Error("failover message: unknown version " + std::to_string(version));
   if (!r.U8(&type) || !r.U64(&m.term) || !r.Str(&m.from) || !r.U64(&m.seq) || !r.U64(&m.timeline) ||
       !r.U64(&m.lsn) || !r.U8(&flags) || !r.Str(&m.reason))
     return Status::Error("failover message: truncated");
   if (!r.done()) return Status::Error("failover message: trailing bytes");
-  if (type < static_cast<uint8_t>(MsgType::kVoteRequest) || type > static_cast<uint8_t>(MsgType::kStepDown))
+  if (type < static_cast<uint8_t>(MsgType::kVoteRequest) ||
+      type > static_cast<uint8_t>(MsgType::kStepDown))
     return Status::Error("failover message: unknown type " + std::to_string(type));
   if (flags > 3) return Status::Error("failover message: unknown flags");
   if (m.from.empty()) return Status::Error("failover message: no sender");

@@ -24,9 +24,12 @@ const Peer* World::Find(const std::string& name) const {
 
 const char* RoleName(Role r) {
   switch (r) {
-    case Role::kFollower: return "follower";
-    case Role::kCandidate: return "candidate";
-    case Role::kLeader: return "leader";
+    case Role::kFollower:
+      return "follower";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
   }
   return "?";
 }
@@ -91,11 +94,13 @@ void Failover::LoseLeadership(TimePoint now, const World& w, const std::string& 
     a.fence = true;
     fenced_ = true;
   }
-  if (was_leader) a.log.push_back("term " + std::to_string(state_.term) + ": no longer leader: " + why);
+  if (was_leader)
+    a.log.push_back("term " + std::to_string(state_.term) + ": no longer leader: " + why);
 }
 
 void Failover::BecomeFollower(const std::string& why, Actions& a) {
-  if (role_ == Role::kCandidate) a.log.push_back("term " + std::to_string(state_.term) + ": candidacy ends: " + why);
+  if (role_ == Role::kCandidate)
+    a.log.push_back("term " + std::to_string(state_.term) + ": candidacy ends: " + why);
   role_ = Role::kFollower;
   votes_.clear();
 }
@@ -220,7 +225,8 @@ void Failover::OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w
   if (!refusal.empty()) {
     reply.term = state_.term;
     reply.reason = refusal;
-    a.log.push_back("term " + std::to_string(m.term) + ": refused vote to " + m.from + ": " + refusal);
+    a.log.push_back("term " + std::to_string(m.term) + ": refused vote to " + m.from + ": " +
+                    refusal);
     Reply(m.from, reply, a);
     return;
   }
@@ -260,7 +266,8 @@ void Failover::OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, 
   lease_until_ = now;
   std::string who;
   for (const auto& v : votes_) who += (who.empty() ? "" : ", ") + v;
-  a.log.push_back("term " + std::to_string(state_.term) + ": elected leader with votes from " + who);
+  a.log.push_back("term " + std::to_string(state_.term) + ": elected leader with votes from " +
+                  who);
   if (w.pg.in_recovery) {
     a.promote = true;
     a.log.push_back("term " + std::to_string(state_.term) + ": promoting the local PostgreSQL");
@@ -294,8 +301,8 @@ void Failover::SendRenewals(TimePoint now, Actions& a) {
 void Failover::OnLeaseRenew(TimePoint now, const FailoverMsg& m, Actions& a) {
   FailoverMsg ack = Msg(MsgType::kLeaseAck, state_.term, cfg_.self);
   ack.seq = m.seq;
-  if (m.term < state_.term || (m.term == state_.term && !state_.leader.empty() &&
-                               state_.leader != m.from)) {
+  if (m.term < state_.term ||
+      (m.term == state_.term && !state_.leader.empty() && state_.leader != m.from)) {
     Reply(m.from, ack, a);  // not granted; carries our term
     return;
   }
@@ -381,7 +388,8 @@ Actions Failover::Tick(TimePoint now, const World& w) {
   // not depose a leader that holds its lease (Raft's disruptive-server problem).
   for (const Peer& p : w.peers) {
     if (p.term > state_.term && !p.leader.empty()) {
-      if (role_ == Role::kLeader) LoseLeadership(now, w, p.name + " is in term " + std::to_string(p.term), a);
+      if (role_ == Role::kLeader)
+        LoseLeadership(now, w, p.name + " is in term " + std::to_string(p.term), a);
       BecomeFollower("a higher term exists", a);
       AdoptTerm(p.term, p.leader, a);
     }
@@ -406,8 +414,9 @@ Actions Failover::Tick(TimePoint now, const World& w) {
         break;
       }
       if (had_lease_ ? now >= lease_until_ : now >= won_at_ + cfg_.lease) {
-        LoseLeadership(now, w, had_lease_ ? "lease expired without renewal by a majority"
-                                          : "no first lease from a majority",
+        LoseLeadership(now, w,
+                       had_lease_ ? "lease expired without renewal by a majority"
+                                  : "no first lease from a majority",
                        a);
         election_deadline_ = now + ElectionBackoff();
         break;

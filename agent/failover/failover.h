@@ -28,12 +28,12 @@ namespace kw {
 
 struct FailoverConfig {
   std::string self;
-  std::vector<std::string> voters;            // configured voters (majority of these)
-  std::map<std::string, int> priority;        // postgres members; 0 = never promote
+  std::vector<std::string> voters;      // configured voters (majority of these)
+  std::map<std::string, int> priority;  // postgres members; 0 = never promote
   Duration lease = seconds(5);
-  Duration drift_margin = milliseconds(500);  // voters add this to every lease they grant
-  Duration renew_interval = seconds(1);       // the leader renews this often
-  Duration election_timeout = seconds(2);     // a candidate retries after this (± 50%)
+  Duration drift_margin = milliseconds(500);     // voters add this to every lease they grant
+  Duration renew_interval = seconds(1);          // the leader renews this often
+  Duration election_timeout = seconds(2);        // a candidate retries after this (± 50%)
   Duration resend_interval = milliseconds(200);  // unanswered vote requests are resent
   FailoverMode mode = FailoverMode::kAuto;
   size_t Majority() const { return voters.size() / 2 + 1; }
@@ -45,28 +45,28 @@ struct FailoverConfig {
 struct LocalPg {
   bool up = false;
   bool in_recovery = false;
-  bool writable = false;        // not read-only (a readonly fence makes it false)
+  bool writable = false;  // not read-only (a readonly fence makes it false)
   bool receiver_streaming = false;
   uint64_t timeline = 0;
-  uint64_t lsn = 0;             // primary: current; replica: received
+  uint64_t lsn = 0;  // primary: current; replica: received
 };
 
 // Another member as gossip sees it.
 struct Peer {
   std::string name;
-  bool alive = false;           // not suspected, not dead
-  bool dead = false;            // declared dead
+  bool alive = false;  // not suspected, not dead
+  bool dead = false;   // declared dead
   bool pg_up = false;
-  bool pg_primary = false;      // up and not in recovery
+  bool pg_primary = false;  // up and not in recovery
   uint64_t timeline = 0;
   uint64_t lsn = 0;
   uint64_t term = 0;
-  std::string leader;           // whom it believes leads `term`
+  std::string leader;  // whom it believes leads `term`
 };
 
 struct World {
   LocalPg pg;
-  std::vector<Peer> peers;      // every other configured member
+  std::vector<Peer> peers;  // every other configured member
   const Peer* Find(const std::string& name) const;
 };
 
@@ -76,19 +76,19 @@ struct FailoverMsg {
   MsgType type = MsgType::kVoteRequest;
   uint64_t term = 0;
   std::string from;
-  uint64_t seq = 0;             // renew/ack pairing
-  uint64_t timeline = 0;        // vote request: the candidate's WAL position
+  uint64_t seq = 0;       // renew/ack pairing
+  uint64_t timeline = 0;  // vote request: the candidate's WAL position
   uint64_t lsn = 0;
-  bool primary = false;         // vote request: the candidate's PostgreSQL is a primary
-  bool granted = false;         // vote reply / lease ack
-  std::string reason;           // vote reply: why not (for the candidate's log)
+  bool primary = false;  // vote request: the candidate's PostgreSQL is a primary
+  bool granted = false;  // vote reply / lease ack
+  std::string reason;    // vote reply: why not (for the candidate's log)
 };
 
 struct Actions {
-  std::optional<DurableState> durable;                   // persist first
+  std::optional<DurableState> durable;                    // persist first
   std::vector<std::pair<std::string, FailoverMsg>> send;  // then send (to member name)
-  bool promote = false;          // promote the local PostgreSQL
-  bool fence = false;            // run the fence action now
+  bool promote = false;                                   // promote the local PostgreSQL
+  bool fence = false;                                     // run the fence action now
   bool unfence = false;          // lift a readonly fence (this node leads again)
   std::vector<std::string> log;  // decisions with their reasons
 };
@@ -152,7 +152,7 @@ class Failover {
   std::string granted_to_;
   // As a candidate.
   std::set<std::string> votes_;
-  FailoverMsg vote_request_;       // resent to the voters that have not granted yet
+  FailoverMsg vote_request_;  // resent to the voters that have not granted yet
   TimePoint next_resend_{};
   TimePoint election_deadline_{};
   uint64_t backoff_seed_ = 0;

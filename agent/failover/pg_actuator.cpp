@@ -20,10 +20,13 @@ class LibpqActuator final : public PgActuator {
 
   Status Promote(TimePoint deadline) override {
     if (!cfg_.promote_command.empty()) return RunShell(cfg_.promote_command, deadline);
-    int wait = static_cast<int>(std::max<long long>(1, ToMillis(deadline - SteadyClock::now()) / 1000));
-    PgReply r = conn_->QueryRow("SELECT pg_promote(true, " + std::to_string(wait) + ") AS promoted", deadline);
+    int wait =
+        static_cast<int>(std::max<long long>(1, ToMillis(deadline - SteadyClock::now()) / 1000));
+    PgReply r = conn_->QueryRow("SELECT pg_promote(true, " + std::to_string(wait) + ") AS promoted",
+                                deadline);
     if (!r.ok()) return Status::Error("pg_promote: " + r.message);
-    if (r.row["promoted"] != "t") return Status::Error("pg_promote: not promoted within " + std::to_string(wait) + "s");
+    if (r.row["promoted"] != "t")
+      return Status::Error("pg_promote: not promoted within " + std::to_string(wait) + "s");
     return Status::Ok();
   }
 
@@ -34,7 +37,8 @@ class LibpqActuator final : public PgActuator {
       case FenceMode::kCommand:
         return RunShell(cfg_.fence_command, deadline);
       case FenceMode::kStop:
-        return Status::Error("fence = stop is not available yet: use fence = command with a stop command");
+        return Status::Error(
+            "fence = stop is not available yet: use fence = command with a stop command");
       case FenceMode::kReadonly:
         break;
     }
@@ -70,7 +74,8 @@ class LibpqActuator final : public PgActuator {
 
 }  // namespace
 
-std::unique_ptr<PgActuator> MakePgActuator(const PgActuatorConfig& cfg, const PgConnector& connector) {
+std::unique_ptr<PgActuator> MakePgActuator(const PgActuatorConfig& cfg,
+                                           const PgConnector& connector) {
   return std::make_unique<LibpqActuator>(cfg, connector.Make(cfg.conninfo));
 }
 
@@ -111,13 +116,16 @@ Status RunShell(const std::string& command, TimePoint deadline) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
-  std::string last = output.substr(output.rfind('\n') == std::string::npos ? 0 : output.rfind('\n') + 1);
+  std::string last =
+      output.substr(output.rfind('\n') == std::string::npos ? 0 : output.rfind('\n') + 1);
   std::string said = last.empty() ? "" : " (" + last + ")";
   if (timed_out) return Status::Error("'" + command + "' did not finish in time; killed" + said);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
   if (WIFEXITED(status))
-    return Status::Error("'" + command + "' exited with " + std::to_string(WEXITSTATUS(status)) + said);
-  return Status::Error("'" + command + "' killed by signal " + std::to_string(WTERMSIG(status)) + said);
+    return Status::Error("'" + command + "' exited with " + std::to_string(WEXITSTATUS(status)) +
+                         said);
+  return Status::Error("'" + command + "' killed by signal " + std::to_string(WTERMSIG(status)) +
+                       said);
 }
 
 }  // namespace kw

@@ -29,7 +29,8 @@ struct PgActuatorConfig {
   std::string fence_command;
 };
 
-std::unique_ptr<PgActuator> MakePgActuator(const PgActuatorConfig& cfg, const PgConnector& connector);
+std::unique_ptr<PgActuator> MakePgActuator(const PgActuatorConfig& cfg,
+                                           const PgConnector& connector);
 
 // Runs `command` with /bin/sh -c in its own process group before the deadline (then the
 // group is killed).  The error says how it ended and the last line it printed.

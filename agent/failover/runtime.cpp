@@ -19,7 +19,8 @@ FailoverConfig FailoverConfigFrom(const Config& cfg) {
   return f;
 }
 
-Result<std::unique_ptr<FailoverRuntime>> FailoverRuntime::Start(const Config& cfg, const Clock& clock,
+Result<std::unique_ptr<FailoverRuntime>> FailoverRuntime::Start(const Config& cfg,
+                                                                const Clock& clock,
                                                                 const SnapshotBox& box,
                                                                 gossip::GossipService& gossip,
                                                                 Logger& log) {

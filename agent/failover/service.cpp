@@ -32,8 +32,9 @@ LocalPg LocalPgFrom(const Snapshot& snap) {
 }
 
 FailoverService::FailoverService(FailoverConfig cfg, DurableState state, std::string state_dir,
-                                 const Clock& clock, const SnapshotBox& box, const PeerSource& peers,
-                                 FailoverTransport& transport, PgActuator& pg, Logger& log)
+                                 const Clock& clock, const SnapshotBox& box,
+                                 const PeerSource& peers, FailoverTransport& transport,
+                                 PgActuator& pg, Logger& log)
     : machine_(std::move(cfg), std::move(state)),
       state_dir_(std::move(state_dir)),
       clock_(clock),
@@ -51,8 +52,8 @@ Result<std::unique_ptr<FailoverService>> FailoverService::Start(
   if (state->fresh)
     log.Log(LogLevel::kWarning, "failover: no state in " + state_dir +
                                     "; starting fresh (no vote until the cluster's term is known)");
-  std::unique_ptr<FailoverService> s(
-      new FailoverService(std::move(cfg), *state, std::move(state_dir), clock, box, peers, transport, pg, log));
+  std::unique_ptr<FailoverService> s(new FailoverService(
+      std::move(cfg), *state, std::move(state_dir), clock, box, peers, transport, pg, log));
   s->Publish();
   s->thread_ = std::thread([p = s.get()] { p->Loop(); });
   s->action_thread_ = std::thread([p = s.get()] { p->ActionLoop(); });

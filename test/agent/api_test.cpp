@@ -61,8 +61,8 @@ TEST_CASE("the endpoint table") {
   CHECK(f.Get("/liveness").status == 503);
   CHECK(f.Get("/readiness").status == 503);  // "fresh" has no result
   CHECK(f.Get("/readiness").body.find("fresh") != std::string::npos);
-  for (const char* role : {"/", "/primary", "/read-write", "/master", "/replica", "/standby",
-                           "/read-only", "/health"})
+  for (const char* role :
+       {"/", "/primary", "/read-write", "/master", "/replica", "/standby", "/read-only", "/health"})
     CHECK(f.Get(role).status == 503);  // no postgres check in this snapshot
 }
 
@@ -100,10 +100,13 @@ TEST_CASE("/metrics is Prometheus text with every check") {
   std::string m = f.Get("/metrics").body;
   CHECK(m.find("keepwatch_check_up{check=\"web\",type=\"http\"} 1\n") != std::string::npos);
   CHECK(m.find("keepwatch_check_up{check=\"ssh\",type=\"tcp\"} 0\n") != std::string::npos);
-  CHECK(m.find("keepwatch_check_consecutive_failures{check=\"ssh\",type=\"tcp\"} 4\n") != std::string::npos);
-  CHECK(m.find("keepwatch_check_outcome{check=\"ssh\",outcome=\"timeout\"} 1\n") != std::string::npos);
+  CHECK(m.find("keepwatch_check_consecutive_failures{check=\"ssh\",type=\"tcp\"} 4\n") !=
+        std::string::npos);
+  CHECK(m.find("keepwatch_check_outcome{check=\"ssh\",outcome=\"timeout\"} 1\n") !=
+        std::string::npos);
   CHECK(m.find("keepwatch_check_stuck{check=\"ssh\",type=\"tcp\"} 1\n") != std::string::npos);
-  CHECK(m.find("keepwatch_check_value{check=\"web\",name=\"http_status\"} 200\n") != std::string::npos);
+  CHECK(m.find("keepwatch_check_value{check=\"web\",name=\"http_status\"} 200\n") !=
+        std::string::npos);
   CHECK(m.find("keepwatch_build_info{version=\"9.9\"} 1\n") != std::string::npos);
   CHECK(m.find("# TYPE keepwatch_check_transitions_total counter\n") != std::string::npos);
   // every non-comment line is "name{labels} value" or "name value"
@@ -123,7 +126,10 @@ TEST_CASE("the failover veto turns a writable primary's 200 into 503 on write pa
   CheckState pg;
   pg.name = pg.type = "postgres";
   pg.has_result = pg.up = true;
-  pg.last = CheckResult::Pass("primary").Value("in_recovery", 0).Value("writable", 1).Value("timeline", 1);
+  pg.last = CheckResult::Pass("primary")
+                .Value("in_recovery", 0)
+                .Value("writable", 1)
+                .Value("timeline", 1);
   pg.last.Label("role", "primary");
   s->checks.push_back(pg);
   f.box.Publish(s);

@@ -118,7 +118,9 @@ this line has no equals sign
   indented = continuation
 [check.bad name]
 )");
-  CHECK(Has(m, "k.ini:2: listen: '127.0.0.1:99999' is not an address: port 99999 is out of range [1, 65535]"));
+  CHECK(Has(m,
+            "k.ini:2: listen: '127.0.0.1:99999' is not an address: port 99999 is out of range [1, "
+            "65535]"));
   CHECK(Has(m, "k.ini:3: unknown key 'colour' in [agent]"));
   CHECK(Has(m, "k.ini:4: log_level: 'loud' is not one of: debug, info, warning, error"));
   CHECK(Has(m, "k.ini:7: address: '127.0.0.1' is not an address: missing port (host:port)"));
@@ -126,8 +128,12 @@ this line has no equals sign
   CHECK(Has(m, "k.ini:9: rise: 0 is out of range [1, 100]"));
   CHECK(Has(m, "k.ini:10: duplicate check name 'a' (first at line 5)"));
   CHECK(Has(m, "k.ini:12: [check.b]: missing required key 'type'"));
-  CHECK(Has(m, "k.ini:15: type: unknown check type 'smoke' (known: tcp, http, postgres, ocfs2, iscsi, odoo, haproxy)"));
-  CHECK(Has(m, "k.ini:16: unknown section [bogus] (expected [agent], [check.NAME], [cluster] or [member.NAME])"));
+  CHECK(Has(m,
+            "k.ini:15: type: unknown check type 'smoke' (known: tcp, http, postgres, ocfs2, iscsi, "
+            "odoo, haproxy)"));
+  CHECK(Has(m,
+            "k.ini:16: unknown section [bogus] (expected [agent], [check.NAME], [cluster] or "
+            "[member.NAME])"));
   CHECK(Has(m, "k.ini:20: url: 'ftp://x/' is not an http:// URL"));
   CHECK(Has(m, "k.ini:24: duplicate key 'address' (first at line 23)"));
   CHECK(Has(m, "k.ini:25: expected 'key = value' or '[section]'"));
@@ -148,11 +154,13 @@ TEST_CASE("keys outside sections, empty values, bad names, cluster consistency")
   CHECK(Has(m, "k.ini:3: type: must not be empty"));
   CHECK(Has(m, "k.ini:4: [member.a] needs a [cluster] section"));
 
-  auto c = Errors("[agent]\nnode = z\n[cluster]\nname = n\nkey_file = /k\nfailover = sometimes\n"
-                  "[member.a]\naddress = 10.0.0.1\nvoter = maybe\n");
+  auto c = Errors(
+      "[agent]\nnode = z\n[cluster]\nname = n\nkey_file = /k\nfailover = sometimes\n"
+      "[member.a]\naddress = 10.0.0.1\nvoter = maybe\n");
   CHECK(Has(c, "k.ini:6: failover: 'sometimes' is not one of: auto, manual, off"));
   CHECK(Has(c, "k.ini:9: voter: 'maybe' is not a boolean (yes/no, true/false, on/off)"));
-  CHECK(Has(c, "k.ini:3: this node 'z' is not one of the [member.NAME] sections (set [agent] node)"));
+  CHECK(
+      Has(c, "k.ini:3: this node 'z' is not one of the [member.NAME] sections (set [agent] node)"));
 
   auto e = Errors("[cluster]\nname = n\n");
   CHECK(Has(e, "k.ini:1: [cluster]: missing required key 'key_file'"));
@@ -171,8 +179,11 @@ TEST_CASE("failover keys: defaults, values and the configurations that cannot be
       "[member.a]\naddress = 10.0.0.1\nvoter = yes\npostgres = yes\npriority = 10\n"
       "[member.b]\naddress = 10.0.0.2\nvoter = yes\n";
   Diagnostics ok("k.ini");
-  Config cfg = LoadConfigText("[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nlease = 4s\n"
-                              "fence = stop\nauto_rejoin = yes\n" + members, ok);
+  Config cfg = LoadConfigText(
+      "[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nlease = 4s\n"
+      "fence = stop\nauto_rejoin = yes\n" +
+          members,
+      ok);
   CHECK(cfg.cluster.lease == seconds(4));
   CHECK(cfg.cluster.drift_margin == milliseconds(500));
   CHECK(cfg.cluster.fence == FenceMode::kStop);
@@ -180,18 +191,28 @@ TEST_CASE("failover keys: defaults, values and the configurations that cannot be
   REQUIRE(ok.ok());
   // Two voters: allowed, with a warning.
   REQUIRE(ok.messages().size() == 1);
-  CHECK(ok.messages()[0] == "k.ini:3: warning: 2 voters: an even number; a split in half elects nobody (use an odd number)");
+  CHECK(ok.messages()[0] ==
+        "k.ini:3: warning: 2 voters: an even number; a split in half elects nobody (use an odd "
+        "number)");
 
-  auto m = Errors("[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nlease = 2s\n"
-                  "drift_margin = 10ms\nfence = command\n"
-                  "[member.a]\naddress = 10.0.0.1\npriority = 5\n");
-  CHECK(Has(m, "k.ini:6: lease: must be at least 3 probe intervals (3s): one lost renewal must not end it"));
-  CHECK(Has(m, "k.ini:7: drift_margin: must be at least 2% of the lease (40ms): clocks run at different rates"));
+  auto m = Errors(
+      "[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nlease = 2s\n"
+      "drift_margin = 10ms\nfence = command\n"
+      "[member.a]\naddress = 10.0.0.1\npriority = 5\n");
+  CHECK(Has(
+      m,
+      "k.ini:6: lease: must be at least 3 probe intervals (3s): one lost renewal must not end it"));
+  CHECK(Has(m,
+            "k.ini:7: drift_margin: must be at least 2% of the lease (40ms): clocks run at "
+            "different rates"));
   CHECK(Has(m, "k.ini:8: fence: 'command' needs a fence_command"));
   CHECK(Has(m, "k.ini:9: [member.a]: priority needs postgres = yes"));
-  CHECK(Has(m, "k.ini:3: failover = auto needs voters: set voter = yes on an odd number of members, or failover = off"));
+  CHECK(Has(m,
+            "k.ini:3: failover = auto needs voters: set voter = yes on an odd number of members, "
+            "or failover = off"));
   // failover = off: no lease rules, no voters needed.
-  auto off = Errors("[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nfailover = off\nlease = 1s\n"
-                    "[member.a]\naddress = 10.0.0.1\n");
+  auto off = Errors(
+      "[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nfailover = off\nlease = 1s\n"
+      "[member.a]\naddress = 10.0.0.1\n");
   CHECK(off.empty());
 }

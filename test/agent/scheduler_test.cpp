@@ -70,9 +70,8 @@ struct Harness {
       built.push_back(BuiltCheck{&configs[i], std::make_unique<ScriptedCheck>(scripts[i])});
     }
     sched = std::make_unique<Scheduler>(std::move(built), clock, box, 42);
-    sched->OnPublish([this](const Snapshot&, const std::vector<Transition>& t) {
-      published.push_back(t);
-    });
+    sched->OnPublish(
+        [this](const Snapshot&, const std::vector<Transition>& t) { published.push_back(t); });
   }
   // Advances fake time by `d`, polls, and waits (real time) until the probe threads that
   // were started have finished, then polls again to harvest them.

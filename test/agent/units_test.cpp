@@ -47,7 +47,8 @@ TEST_CASE("addresses") {
   CHECK(*ParseHostPort("127.0.0.1:9201", 0) == HostPort{"127.0.0.1", 9201});
   CHECK(*ParseHostPort("[::1]:80", 0) == HostPort{"::1", 80});
   CHECK(*ParseHostPort("10.0.0.1", 7950) == HostPort{"10.0.0.1", 7950});
-  CHECK(ParseHostPort("db1", 0).status().message() == "'db1' is not an address: missing port (host:port)");
+  CHECK(ParseHostPort("db1", 0).status().message() ==
+        "'db1' is not an address: missing port (host:port)");
   CHECK_FALSE(ParseHostPort("host:0", 0).ok());
   CHECK_FALSE(ParseHostPort("host:99999", 0).ok());
   CHECK_FALSE(ParseHostPort("::1:80", 0).ok());

@@ -73,14 +73,17 @@ std::string Checks(uint16_t target_port) {
 TEST_CASE("HAProxy's exact default check request gets a full answer") {
   Agent a("[check.self]\ntype = tcp\naddress = 127.0.0.1:1\ninterval = 200ms\n");
   REQUIRE(a.WaitStatus("/readiness", 200));
-  std::string resp = Raw(a.port(), "OPTIONS / HTTP/1.0\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+  std::string resp =
+      Raw(a.port(), "OPTIONS / HTTP/1.0\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
   // No PostgreSQL check: the primary role answers 503, with a status line and headers.
   CHECK(resp.rfind("HTTP/1.1 503 ", 0) == 0);
   CHECK(resp.find("\r\nContent-Length: 0\r\n") != std::string::npos);
-  std::string check = Raw(a.port(), "OPTIONS /check/self HTTP/1.0\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+  std::string check = Raw(
+      a.port(), "OPTIONS /check/self HTTP/1.0\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
   CHECK(check.rfind("HTTP/1.1 503 ", 0) == 0);  // nothing listens on port 1
   // The other request shape HAProxy users configure.
-  std::string get = Raw(a.port(), "GET /liveness HTTP/1.1\r\nHost: lb1\r\nConnection: close\r\n\r\n");
+  std::string get =
+      Raw(a.port(), "GET /liveness HTTP/1.1\r\nHost: lb1\r\nConnection: close\r\n\r\n");
   CHECK(get.rfind("HTTP/1.1 200 ", 0) == 0);
   CHECK(get.find("{\"status\":\"ok\"") != std::string::npos);
 }
@@ -104,7 +107,8 @@ TEST_CASE("methods, unknown paths and garbage over the wire") {
   // Garbage, an oversized header and a half request: 4xx or a closed socket, never a crash.
   std::string garbage = Raw(a.port(), "\x01\x02 not http at all\r\n\r\n");
   CHECK((garbage.empty() || garbage.rfind("HTTP/1.1 4", 0) == 0));
-  std::string huge = Raw(a.port(), "GET /status HTTP/1.0\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n");
+  std::string huge =
+      Raw(a.port(), "GET /status HTTP/1.0\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n");
   CHECK((huge.empty() || huge.rfind("HTTP/1.1 4", 0) == 0));
   {
     auto fd = ConnectTcp(HostPort{"127.0.0.1", a.port()}, SteadyClock::now() + seconds(1));
@@ -136,8 +140,11 @@ TEST_CASE("a hanging check turns timeout while the agent keeps answering") {
 
 TEST_CASE("--check-config validates without starting") {
   TempDir dir;
-  std::string good = dir.Write("good.ini", "[agent]\nlisten = 127.0.0.1:1\n[check.a]\ntype = tcp\naddress = 127.0.0.1:22\n");
-  std::string bad = dir.Write("bad.ini", "[agent]\nlisten = [::1\n[check.a]\ntype = tcp\n[check.b]\ntype = tcp\naddress = x:1\ntypo = 1\n");
+  std::string good = dir.Write(
+      "good.ini", "[agent]\nlisten = 127.0.0.1:1\n[check.a]\ntype = tcp\naddress = 127.0.0.1:22\n");
+  std::string bad = dir.Write("bad.ini",
+                              "[agent]\nlisten = [::1\n[check.a]\ntype = tcp\n[check.b]\ntype = "
+                              "tcp\naddress = x:1\ntypo = 1\n");
   std::string out;
   CHECK(RunCommand({BuildDir() + "/keepwatchd", "--check-config", "-c", good}, &out) == 0);
   CHECK(out.find("OK") != std::string::npos);
@@ -151,7 +158,9 @@ TEST_CASE("--check-config validates without starting") {
   CHECK(RunCommand({BuildDir() + "/keepwatchd", "--bogus"}, &out) == 2);
 }
 
-TEST_CASE("systemd: READY, STATUS, WATCHDOG and STOPPING on NOTIFY_SOCKET; SIGTERM stops within a second") {
+TEST_CASE(
+    "systemd: READY, STATUS, WATCHDOG and STOPPING on NOTIFY_SOCKET; SIGTERM stops within a "
+    "second") {
   TempDir dir;
   std::string sock_path = dir.path() + "/notify";
   Fd sock(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));

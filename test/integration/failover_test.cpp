@@ -40,19 +40,25 @@ uint16_t FreeUdpPort() {
 }
 
 std::string Ini(const Member& self, const std::vector<Member>& all, const std::string& dir) {
-  std::string s = "[agent]\nnode = " + self.name + "\nlisten = 127.0.0.1:" + std::to_string(self.http) +
-                  "\nstate_dir = " + dir + "/" + self.name + "\n";
+  std::string s = "[agent]\nnode = " + self.name +
+                  "\nlisten = 127.0.0.1:" + std::to_string(self.http) + "\nstate_dir = " + dir +
+                  "/" + self.name + "\n";
   if (self.pg_port)
-    s += "[check.postgres]\ntype = postgres\nconninfo = host=127.0.0.1 port=" + std::to_string(self.pg_port) +
+    s += "[check.postgres]\ntype = postgres\nconninfo = host=127.0.0.1 port=" +
+         std::to_string(self.pg_port) +
          " user=postgres dbname=postgres\ninterval = 300ms\ntimeout = 250ms\nrise = 1\nfall = 1\n";
   else
     s += "[check.self]\ntype = tcp\naddress = 127.0.0.1:" + std::to_string(self.http) + "\n";
-  s += "[cluster]\nname = e2e\nbind = 127.0.0.1:" + std::to_string(self.gossip) + "\nkey_file = " + dir +
-       "/cluster.key\nprobe_interval = 500ms\nprobe_timeout = 200ms\nlease = 2s\ndrift_margin = 200ms\n"
+  s += "[cluster]\nname = e2e\nbind = 127.0.0.1:" + std::to_string(self.gossip) +
+       "\nkey_file = " + dir +
+       "/cluster.key\nprobe_interval = 500ms\nprobe_timeout = 200ms\nlease = 2s\ndrift_margin = "
+       "200ms\n"
        "election_timeout = 1s\n";
   for (const Member& m : all) {
-    s += "[member." + m.name + "]\naddress = 127.0.0.1:" + std::to_string(m.gossip) + "\nvoter = yes\n";
-    if (m.pg_port) s += "postgres = yes\npriority = " + std::string(m.name == "pg1" ? "100" : "50") + "\n";
+    s += "[member." + m.name + "]\naddress = 127.0.0.1:" + std::to_string(m.gossip) +
+         "\nvoter = yes\n";
+    if (m.pg_port)
+      s += "postgres = yes\npriority = " + std::string(m.name == "pg1" ? "100" : "50") + "\n";
   }
   return s;
 }
@@ -73,7 +79,8 @@ TEST_CASE("failover on loopback: the replica takes over when the primary's host 
   for (Member& m : ms) {
     mkdir((dir.path() + "/" + m.name).c_str(), 0700);
     std::string conf = dir.Write(m.name + ".ini", Ini(m, ms, dir.path()));
-    m.proc = std::make_unique<Process>(std::vector<std::string>{BuildDir() + "/keepwatchd", "-c", conf});
+    m.proc =
+        std::make_unique<Process>(std::vector<std::string>{BuildDir() + "/keepwatchd", "-c", conf});
   }
   // The primary's agent is elected and serves; the replica's does not.
   bool led = WaitFor([&] { return ms[0].Get("/primary") == 200; }, seconds(20));
@@ -108,10 +115,12 @@ TEST_CASE("failover on loopback: the replica takes over when the primary's host 
   REQUIRE(pg.primary().Start().ok());
   ms[0].proc = std::make_unique<Process>(
       std::vector<std::string>{BuildDir() + "/keepwatchd", "-c", dir.path() + "/pg1.ini"});
-  bool fenced = WaitFor([&] {
-    auto ro = pg.primary().Sql("SHOW default_transaction_read_only");
-    return ro.ok() && *ro == "on";
-  }, seconds(20));
+  bool fenced = WaitFor(
+      [&] {
+        auto ro = pg.primary().Sql("SHOW default_transaction_read_only");
+        return ro.ok() && *ro == "on";
+      },
+      seconds(20));
   REQUIRE_MESSAGE(fenced, "pg1 log:\n" << ms[0].proc->Log());
   CHECK(ms[0].Get("/primary") == 503);
   CHECK(ms[0].proc->Log().find("needs a rejoin") != std::string::npos);

@@ -23,10 +23,10 @@ std::string Slurp(const std::string& path) {
 TEST_CASE("agent: track files follow a check for keepalived's track_file") {
   kw::test::TempDir track;
   kw::testing::LoopbackServer haproxy([](const std::string&) { return std::string(); });
-  kw::test::Agent agent("[check.haproxy_port]\ntype = tcp\naddress = " +
-                            haproxy.address().ToString() +
-                            "\ninterval = 100ms\ntimeout = 200ms\nrise = 1\nfall = 2\n",
-                        "track_dir = " + track.path() + "\n");
+  kw::test::Agent agent(
+      "[check.haproxy_port]\ntype = tcp\naddress = " + haproxy.address().ToString() +
+          "\ninterval = 100ms\ntimeout = 200ms\nrise = 1\nfall = 2\n",
+      "track_dir = " + track.path() + "\n");
   std::string file = track.path() + "/haproxy_port.state";
   CHECK(kw::test::WaitFor([&] { return Slurp(file) == "0\n"; }, seconds(5)));
   haproxy.Stop();

@@ -12,8 +12,9 @@ Agent::Agent(const std::string& sections, const std::string& agent_keys,
   std::string path = dir_.Write("keepwatch.ini", ini);
   proc_ = std::make_unique<Process>(
       std::vector<std::string>{BuildDir() + "/keepwatchd", "-c", path}, env);
-  WaitFor([&] { return Call("/liveness", "GET", milliseconds(200)).status != 0 || !proc_->Running(); },
-          seconds(10));
+  WaitFor(
+      [&] { return Call("/liveness", "GET", milliseconds(200)).status != 0 || !proc_->Running(); },
+      seconds(10));
 }
 
 Agent::~Agent() {
@@ -21,7 +22,8 @@ Agent::~Agent() {
   proc_->Wait(seconds(5));
 }
 
-HttpResponse Agent::Call(const std::string& path, const std::string& method, Duration timeout) const {
+HttpResponse Agent::Call(const std::string& path, const std::string& method,
+                         Duration timeout) const {
   HttpRequest req;
   req.method = method;
   req.path = path;

@@ -34,8 +34,8 @@ std::string TempDir::Write(const std::string& name, const std::string& content) 
   return p;
 }
 
-Process::Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                 const std::string& log_path)
+Process::Process(const std::vector<std::string>& argv,
+                 const std::map<std::string, std::string>& env, const std::string& log_path)
     : log_path_(log_path) {
   if (log_path_.empty()) {
     char tmpl[] = "/tmp/kwproc.XXXXXX";

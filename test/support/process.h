@@ -66,7 +66,9 @@ bool WaitFor(F cond, Duration limit) {
   TimePoint end = SteadyClock::now() + limit;
   while (SteadyClock::now() < end) {
     if (cond()) return true;
-    struct timespec ts {0, 20 * 1000 * 1000};
+    struct timespec ts {
+      0, 20 * 1000 * 1000
+    };
     nanosleep(&ts, nullptr);
   }
   return cond();

@@ -12,8 +12,9 @@ TEST_CASE("keepwatch check exits 0 for pass, 1 for fail, 2 when unreachable or u
   HostPort bound;
   auto listener = ListenTcp(HostPort{"127.0.0.1", 0}, &bound);
   REQUIRE(listener.ok());
-  Agent a("[check.up]\ntype = tcp\naddress = 127.0.0.1:" + std::to_string(bound.port) +
-          "\ninterval = 200ms\n[check.down]\ntype = tcp\naddress = 127.0.0.1:1\ninterval = 200ms\n");
+  Agent a(
+      "[check.up]\ntype = tcp\naddress = 127.0.0.1:" + std::to_string(bound.port) +
+      "\ninterval = 200ms\n[check.down]\ntype = tcp\naddress = 127.0.0.1:1\ninterval = 200ms\n");
   REQUIRE(a.WaitStatus("/readiness", 200));
   const std::string kw = BuildDir() + "/keepwatch";
   std::string out;
@@ -45,7 +46,8 @@ TEST_CASE("keepwatch gives up after --timeout when the agent does not answer") {
   std::string url = "http://127.0.0.1:" + std::to_string(bound.port);
   TimePoint t0 = SteadyClock::now();
   std::string out;
-  CHECK(RunCommand({BuildDir() + "/keepwatch", "--url", url, "--timeout", "300ms", "check", "x"}, &out) == 2);
+  CHECK(RunCommand({BuildDir() + "/keepwatch", "--url", url, "--timeout", "300ms", "check", "x"},
+                   &out) == 2);
   CHECK(SteadyClock::now() - t0 < seconds(2));
   CHECK(out.find("timed out") != std::string::npos);
 }
@@ -62,8 +64,9 @@ TEST_CASE("keepwatch keygen prints a key the agent accepts") {
   TempDir dir;
   std::string key = dir.Write("cluster.key", out);
   chmod(key.c_str(), 0600);
-  std::string ini = dir.Write("k.ini", "[agent]\nnode = a\nlisten = 127.0.0.1:1\n[cluster]\nname = c\nkey_file = " + key +
-                                           "\nfailover = off\n[member.a]\naddress = 127.0.0.1:7950\n");
+  std::string ini = dir.Write(
+      "k.ini", "[agent]\nnode = a\nlisten = 127.0.0.1:1\n[cluster]\nname = c\nkey_file = " + key +
+                   "\nfailover = off\n[member.a]\naddress = 127.0.0.1:7950\n");
   CHECK(RunCommand({BuildDir() + "/keepwatchd", "--check-config", "-c", ini}, &out) == 0);
   chmod(key.c_str(), 0644);
   CHECK(RunCommand({BuildDir() + "/keepwatchd", "--check-config", "-c", ini}, &out) == 1);

@@ -63,7 +63,7 @@ struct Sim {
   std::vector<std::vector<bool>> cut;  // cut[a][b]: a's messages do not reach b
   double loss = 0;
   int dead_after = 5000;  // gossip: unheard this long = dead (suspect after 1500)
-  int now = 0;  // global ms
+  int now = 0;            // global ms
   std::map<uint64_t, std::string> leader_of_term;
   std::string failure;
   int served_at = -1;  // first global ms a node other than `initial` served after a crash
@@ -74,7 +74,7 @@ struct Sim {
       bool voter;
       int prio;
     };
-    const Spec specs[] = {{"pg1", true, 100}, {"pg2", true, 50}, {"lb1", true, -1},
+    const Spec specs[] = {{"pg1", true, 100}, {"pg2", true, 50},   {"lb1", true, -1},
                           {"lb2", true, -1},  {"odoo1", true, -1}, {"odoo2", false, -1}};
     for (const Spec& s : specs) {
       if (s.voter) base.voters.push_back(s.name);
@@ -180,7 +180,8 @@ struct Sim {
       if (to < 0 || cut[i][to] || coin(rng) < loss) continue;
       net.push_back(InFlight{now + delay(rng), i, to, msg});
     }
-    if (a.promote && n.pg.up && n.pg.in_recovery && n.pg.promote_at < 0) n.pg.promote_at = now + 500;
+    if (a.promote && n.pg.up && n.pg.in_recovery && n.pg.promote_at < 0)
+      n.pg.promote_at = now + 500;
     if (a.fence) n.pg.writable = false;
     if (a.unfence) n.pg.writable = true;
     if (n.fo->role() == Role::kLeader) {
@@ -234,7 +235,9 @@ struct Sim {
     }
     net.insert(net.end(), later.begin(), later.end());
     for (size_t i = 0; i < nodes.size(); ++i)
-      if (Running(nodes[i])) Apply(static_cast<int>(i), nodes[i].fo->Tick(Local(nodes[i]), WorldOf(static_cast<int>(i))));
+      if (Running(nodes[i]))
+        Apply(static_cast<int>(i),
+              nodes[i].fo->Tick(Local(nodes[i]), WorldOf(static_cast<int>(i))));
     int serving = 0;
     std::string who;
     for (const SimNode& n : nodes) {
@@ -244,7 +247,8 @@ struct Sim {
         who += n.name + " ";
       }
     }
-    if (serving > 1) failure = "two members answer 200 on /primary at " + std::to_string(now) + "ms: " + who;
+    if (serving > 1)
+      failure = "two members answer 200 on /primary at " + std::to_string(now) + "ms: " + who;
   }
 
   const SimNode* Serving() const {
@@ -300,7 +304,8 @@ std::string RandomRun(uint64_t seed) {
         for (size_t j = 0; j < sim.nodes.size(); ++j) sim.cut[n][j] = !sim.cut[n][j];
         break;
       case 4:  // full partition of one member, or healing all
-        for (size_t j = 0; j < sim.nodes.size(); ++j) sim.cut[n][j] = sim.cut[j][n] = (kind(sim.rng) % 2 == 0);
+        for (size_t j = 0; j < sim.nodes.size(); ++j)
+          sim.cut[n][j] = sim.cut[j][n] = (kind(sim.rng) % 2 == 0);
         break;
       case 5:  // a 3/3 or 2/4 split
         for (size_t a = 0; a < sim.nodes.size(); ++a)
@@ -376,8 +381,8 @@ TEST_CASE("failover simulation: thousands of random fault schedules keep the inv
   for (uint64_t seed = 1; seed <= runs; ++seed) {
     std::string f = RandomRun(seed);
     if (!f.empty()) {
-      std::printf("failing seed %llu (replay: RandomRun(%llu))\n", static_cast<unsigned long long>(seed),
-                  static_cast<unsigned long long>(seed));
+      std::printf("failing seed %llu (replay: RandomRun(%llu))\n",
+                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
       FAIL_CHECK(f);
       break;
     }

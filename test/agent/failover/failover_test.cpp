@@ -30,7 +30,8 @@ Peer PgPeer(const std::string& name, bool alive, bool primary, uint64_t tl, uint
   return p;
 }
 
-FailoverMsg VoteReq(const std::string& from, uint64_t term, uint64_t tl, uint64_t lsn, bool primary = false) {
+FailoverMsg VoteReq(const std::string& from, uint64_t term, uint64_t tl, uint64_t lsn,
+                    bool primary = false) {
   FailoverMsg m;
   m.type = MsgType::kVoteRequest;
   m.from = from;
@@ -117,11 +118,14 @@ TEST_CASE("a step-down releases the lease at once") {
 TEST_CASE("a replica behind another, a priority-0 candidate, a healthy primary: refused") {
   Failover v = Voter();
   World w = Seen({PgPeer("pg1", true, false, 1, 900), PgPeer("pg2", true, false, 1, 800)});
-  CHECK(SentTo(v.Receive(T(0), VoteReq("pg2", 4, 1, 800), w), "pg2")->reason == "pg1 has WAL further ahead");
+  CHECK(SentTo(v.Receive(T(0), VoteReq("pg2", 4, 1, 800), w), "pg2")->reason ==
+        "pg1 has WAL further ahead");
   // Equal positions: the higher priority wins.
   w.peers[0].lsn = 800;
-  CHECK(SentTo(v.Receive(T(0), VoteReq("pg2", 4, 1, 800), w), "pg2")->reason == "pg1 is as far ahead and preferred");
-  CHECK(SentTo(v.Receive(T(0), VoteReq("pg3", 4, 1, 999), w), "pg3")->reason == "pg3 has priority 0");
+  CHECK(SentTo(v.Receive(T(0), VoteReq("pg2", 4, 1, 800), w), "pg2")->reason ==
+        "pg1 is as far ahead and preferred");
+  CHECK(SentTo(v.Receive(T(0), VoteReq("pg3", 4, 1, 999), w), "pg3")->reason ==
+        "pg3 has priority 0");
   // A higher timeline beats a higher LSN.
   World tl = Seen({PgPeer("pg1", true, false, 1, 5000), PgPeer("pg2", true, false, 2, 10)});
   CHECK(SentTo(v.Receive(T(0), VoteReq("pg2", 4, 2, 10), tl), "pg2")->granted);
@@ -178,7 +182,7 @@ TEST_CASE("the primary wins its lease, serves, and fences when renewals stop") {
   yes.granted = true;
   Actions won = p.Receive(T(10), yes, w);
   CHECK(p.role() == Role::kLeader);
-  CHECK_FALSE(won.promote);  // already a primary
+  CHECK_FALSE(won.promote);                   // already a primary
   CHECK_FALSE(p.ServesPrimary(T(10), w.pg));  // no lease yet
   const FailoverMsg* renew = SentTo(won, "lb1");
   REQUIRE(renew);

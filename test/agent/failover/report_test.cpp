@@ -35,5 +35,6 @@ TEST_CASE("failover view in /status, /metrics and the systemd status line") {
   v.needs_rejoin = true;
   v.leader = "pg2";
   v.term = 5;
-  CHECK(FailoverStatusPhrase(v, now) == "FENCED: former primary, pg2 leads term 5; run keepwatch rejoin");
+  CHECK(FailoverStatusPhrase(v, now) ==
+        "FENCED: former primary, pg2 leads term 5; run keepwatch rejoin");
 }

@@ -3,8 +3,6 @@
 // replaced (promotion), the isolated old leader fences itself.
 #include "agent/failover/service.h"
 
-#include "agent/failover/codec.h"
-
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -13,6 +11,7 @@
 #include <set>
 #include <shared_mutex>
 
+#include "agent/failover/codec.h"
 #include "test/support/process.h"
 
 using namespace kw;
@@ -26,7 +25,8 @@ class NullLogger final : public Logger {
   void Log(LogLevel, std::string_view, const LogFields&) override {}
 };
 
-std::shared_ptr<Snapshot> PgSnapshot(bool primary, uint64_t timeline, uint64_t lsn, bool streaming) {
+std::shared_ptr<Snapshot> PgSnapshot(bool primary, uint64_t timeline, uint64_t lsn,
+                                     bool streaming) {
   auto s = std::make_shared<Snapshot>();
   CheckState c;
   c.name = "postgres";

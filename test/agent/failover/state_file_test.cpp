@@ -35,8 +35,8 @@ TEST_CASE("a damaged or edited state file is a clear start-up error") {
   std::string good = EncodeState(DurableState{5, "a", "a", false});
   std::string edited = good;
   edited.replace(edited.find("term=5"), 6, "term=9");
-  for (const std::string& text : {edited, good.substr(0, good.size() / 2), std::string(""),
-                                  std::string("garbage\n")}) {
+  for (const std::string& text :
+       {edited, good.substr(0, good.size() / 2), std::string(""), std::string("garbage\n")}) {
     std::ofstream(StateFilePath(dir.path())) << text;
     auto r = LoadState(dir.path());
     REQUIRE_FALSE(r.ok());

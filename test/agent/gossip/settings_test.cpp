@@ -71,7 +71,8 @@ TEST_CASE("gossip settings: [cluster] timings default to memberlist's and are va
   CHECK(s2->swim.indirect_checks == 2);
 
   Diagnostics d3("t.ini");
-  (void)LoadConfigText(Ini("probe_timeout = 1s\nsuspicion_mult = 0\nprobe_intervall = 1s\n", key), d3);
+  (void)LoadConfigText(Ini("probe_timeout = 1s\nsuspicion_mult = 0\nprobe_intervall = 1s\n", key),
+                       d3);
   CHECK(d3.errors() == 3);
   std::string all;
   for (const std::string& m : d3.messages()) all += m + "\n";
