@@ -13,13 +13,6 @@ using namespace kw;
 
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 ino_t Inode(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
@@ -43,20 +36,20 @@ TEST_CASE("track files: 0 up, 1 down or unknown; only changes are rewritten, ato
   s.checks = {State("haproxy", false, false), State("odoo", true, true)};
   tf.Update(s);
   CHECK(tf.last_status().ok());
-  CHECK(Slurp(dir.path() + "/haproxy.state") == "1\n");  // no result yet: not healthy
-  CHECK(Slurp(dir.path() + "/odoo.state") == "0\n");
+  CHECK(test::ReadFile(dir.path() + "/haproxy.state") == "1\n");  // no result yet: not healthy
+  CHECK(test::ReadFile(dir.path() + "/odoo.state") == "0\n");
   ino_t odoo_inode = Inode(dir.path() + "/odoo.state");
   ino_t haproxy_inode = Inode(dir.path() + "/haproxy.state");
 
   s.checks[0] = State("haproxy", true, true);
   tf.Update(s);
-  CHECK(Slurp(dir.path() + "/haproxy.state") == "0\n");
+  CHECK(test::ReadFile(dir.path() + "/haproxy.state") == "0\n");
   CHECK(Inode(dir.path() + "/haproxy.state") != haproxy_inode);  // replaced by rename
   CHECK(Inode(dir.path() + "/odoo.state") == odoo_inode);        // unchanged: untouched
 
   s.checks[1] = State("odoo", true, false);
   tf.Update(s);
-  CHECK(Slurp(dir.path() + "/odoo.state") == "1\n");
+  CHECK(test::ReadFile(dir.path() + "/odoo.state") == "1\n");
   // No temporary files are left behind.
   int files = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
@@ -74,5 +67,5 @@ TEST_CASE("track files: a failed write is reported and retried") {
   std::filesystem::create_directory(dir.path() + "/missing");
   tf.Update(s);  // same value, but never written: written now
   CHECK(tf.last_status().ok());
-  CHECK(Slurp(dir.path() + "/missing/haproxy.state") == "0\n");
+  CHECK(test::ReadFile(dir.path() + "/missing/haproxy.state") == "0\n");
 }

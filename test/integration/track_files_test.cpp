@@ -1,24 +1,10 @@
 // keepwatchd with track_dir: the track file of a check follows its debounced state.
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "test/checks/loopback_server.h"
 #include "test/support/agent.h"
 
 using namespace kw;
-
-namespace {
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 TEST_CASE("agent: track files follow a check for keepalived's track_file") {
   kw::test::TempDir track;
@@ -28,8 +14,8 @@ TEST_CASE("agent: track files follow a check for keepalived's track_file") {
           "\ninterval = 100ms\ntimeout = 200ms\nrise = 1\nfall = 2\n",
       "track_dir = " + track.path() + "\n");
   std::string file = track.path() + "/haproxy_port.state";
-  CHECK(kw::test::WaitFor([&] { return Slurp(file) == "0\n"; }, seconds(5)));
+  CHECK(kw::test::WaitFor([&] { return test::ReadFile(file) == "0\n"; }, seconds(5)));
   haproxy.Stop();
-  CHECK(kw::test::WaitFor([&] { return Slurp(file) == "1\n"; }, seconds(5)));
+  CHECK(kw::test::WaitFor([&] { return test::ReadFile(file) == "1\n"; }, seconds(5)));
   CHECK(agent.Call("/check/haproxy_port").status == 503);
 }

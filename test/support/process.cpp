@@ -92,12 +92,14 @@ bool Process::Running() {
   return true;
 }
 
-std::string Process::Log() const {
-  std::ifstream f(log_path_);
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
 }
+
+std::string Process::Log() const { return ReadFile(log_path_); }
 
 int RunCommand(const std::vector<std::string>& argv, std::string* out, Duration limit) {
   Process p(argv);

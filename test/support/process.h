@@ -74,6 +74,9 @@ bool WaitFor(F cond, Duration limit) {
   return cond();
 }
 
+// The whole content of a file ("" when it cannot be read).
+std::string ReadFile(const std::string& path);
+
 // A free TCP port on 127.0.0.1 (bound and released; races are unlikely in practice).
 uint16_t FreePort();
 
