@@ -225,6 +225,7 @@ void Failover::OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w
   if (!refusal.empty()) {
     reply.term = state_.term;
     reply.reason = refusal;
+    a.vote_refused = true;
     a.log.push_back("term " + std::to_string(m.term) + ": refused vote to " + m.from + ": " +
                     refusal);
     Reply(m.from, reply, a);
@@ -240,6 +241,7 @@ void Failover::OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w
     a.durable = state_;
   }
   reply.granted = true;
+  a.vote_granted = true;
   a.log.push_back("term " + std::to_string(m.term) + ": voted for " + m.from + " (timeline " +
                   std::to_string(m.timeline) + " lsn " + std::to_string(m.lsn) + ")");
   Reply(m.from, reply, a);
@@ -266,6 +268,7 @@ void Failover::OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, 
   lease_until_ = now;
   std::string who;
   for (const auto& v : votes_) who += (who.empty() ? "" : ", ") + v;
+  a.elected = true;
   a.log.push_back("term " + std::to_string(state_.term) + ": elected leader with votes from " +
                   who);
   if (w.pg.in_recovery) {

@@ -91,6 +91,9 @@ struct Actions {
   bool fence = false;                                     // run the fence action now
   bool unfence = false;          // lift a readonly fence (this node leads again)
   std::vector<std::string> log;  // decisions with their reasons
+  bool elected = false;          // this round made this node leader
+  bool vote_granted = false;     // this round granted a vote
+  bool vote_refused = false;     // this round refused one
 };
 
 enum class Role { kFollower, kCandidate, kLeader };

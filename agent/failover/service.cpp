@@ -104,9 +104,12 @@ void FailoverService::Carry(const Actions& a) {
     std::lock_guard<std::mutex> l(mu_);
     view_.decisions.push_back(line);
     if (view_.decisions.size() > kDecisionsKept) view_.decisions.pop_front();
-    if (line.find("elected leader") != std::string::npos) view_.elections_won++;
-    if (line.find(": voted for ") != std::string::npos) view_.votes_granted++;
-    if (line.find(": refused vote to ") != std::string::npos) view_.votes_refused++;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    view_.elections_won += a.elected;
+    view_.votes_granted += a.vote_granted;
+    view_.votes_refused += a.vote_refused;
   }
   if (a.durable) {
     Status s = SaveState(state_dir_, *a.durable);

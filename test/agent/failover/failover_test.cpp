@@ -64,6 +64,8 @@ TEST_CASE("a vote is granted once per term and persisted with the reply") {
   World w = Seen({PgPeer("pg1", false, true, 1, 500), PgPeer("pg2", true, false, 1, 400)});
   Actions a = v.Receive(T(0), VoteReq("pg2", 4, 1, 400), w);
   REQUIRE(a.durable);
+  CHECK(a.vote_granted);
+  CHECK_FALSE(a.vote_refused);
   CHECK(a.durable->term == 4);
   CHECK(a.durable->voted_for == "pg2");
   REQUIRE(SentTo(a, "pg2"));
@@ -74,6 +76,7 @@ TEST_CASE("a vote is granted once per term and persisted with the reply") {
   // Another candidate in the same term: refused.
   Actions other = v.Receive(T(20), VoteReq("pg1", 4, 1, 600), w);
   CHECK_FALSE(SentTo(other, "pg1")->granted);
+  CHECK(other.vote_refused);
   CHECK(SentTo(other, "pg1")->reason == "already voted for pg2 in term 4");
   // A stale term: refused.
   CHECK_FALSE(SentTo(v.Receive(T(30), VoteReq("pg1", 3, 1, 600), w), "pg1")->granted);
@@ -181,6 +184,7 @@ TEST_CASE("the primary wins its lease, serves, and fences when renewals stop") {
   yes.term = 1;
   yes.granted = true;
   Actions won = p.Receive(T(10), yes, w);
+  CHECK(won.elected);
   CHECK(p.role() == Role::kLeader);
   CHECK_FALSE(won.promote);                   // already a primary
   CHECK_FALSE(p.ServesPrimary(T(10), w.pg));  // no lease yet
