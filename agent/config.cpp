@@ -450,6 +450,7 @@ void ReadMember(const RawSection& sec, Config& cfg, Diagnostics& diag) {
   KeyReader r(sec, diag);
   m.address = r.RequiredAddress("address", cfg.cluster.bind.port);
   m.http = r.Address("http", HostPort{m.address.host, 9201}, 9201);
+  m.pg = r.Address("pg_address", HostPort{m.address.host, 5432}, 5432);
   m.voter = r.Bool("voter", false);
   m.postgres = r.Bool("postgres", false);
   m.priority = static_cast<int>(r.Int("priority", 0, 0, 1000000));

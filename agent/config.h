@@ -127,6 +127,7 @@ struct MemberConfig {
   int line = 0;
   HostPort address;  // gossip address
   HostPort http;     // API address; default host:9201
+  HostPort pg;       // its PostgreSQL as the others reach it (rejoin source); default host:5432
   bool voter = false;
   bool postgres = false;
   int priority = 0;  // 0 = never promote

@@ -57,6 +57,10 @@ class LibpqActuator final : public PgActuator {
     return SetReadOnly(false, deadline);
   }
 
+  Status Rejoin(const HostPort&, TimePoint) override {
+    return Status::Error("rejoin is not built yet");
+  }
+
  private:
   Status SetReadOnly(bool on, TimePoint deadline) {
     PgReply a = conn_->Exec(on ? "ALTER SYSTEM SET default_transaction_read_only = on"

@@ -46,6 +46,9 @@ class PgActuator {
   virtual Status Promote(TimePoint deadline) = 0;
   virtual Status Fence(TimePoint deadline) = 0;
   virtual Status Unfence(TimePoint deadline) = 0;
+  // Make the local PostgreSQL (a former primary) a streaming replica of `primary`
+  // (pg_rewind, then follow; or rejoin_command).
+  virtual Status Rejoin(const HostPort& primary, TimePoint deadline) = 0;
 };
 
 // The local PostgreSQL as the first check of type "postgres" last reported it.

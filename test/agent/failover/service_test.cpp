@@ -70,7 +70,7 @@ struct Node final : FailoverTransport, PeerSource, PgActuator {
   TempDir dir;
   SnapshotBox box{std::make_shared<Snapshot>()};
   std::unique_ptr<FailoverService> svc;
-  std::atomic<int> promotes{0}, fences{0}, unfences{0};
+  std::atomic<int> promotes{0}, fences{0}, unfences{0}, rejoins{0};
 
   Node(Cluster* c, std::string n, bool pg) : cluster(c), name(std::move(n)), postgres(pg) {
     cluster->nodes[name] = this;
@@ -124,6 +124,10 @@ struct Node final : FailoverTransport, PeerSource, PgActuator {
   }
   Status Unfence(TimePoint) override {
     ++unfences;
+    return Status::Ok();
+  }
+  Status Rejoin(const HostPort&, TimePoint) override {
+    ++rejoins;
     return Status::Ok();
   }
 };
