@@ -57,7 +57,10 @@ $(BUILD)/kw-blockfs: test/helpers/blockfs.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(HELPER_CXXFLAGS) $(shell pkg-config --cflags fuse3) $< -o $@ $(LDFLAGS) \
 	  $(shell pkg-config --libs fuse3)
-$(BUILD)/keepwatch_test: | $(BUILD)/kw-blockfs
+# kw-observer: watches a failover scenario in the namespace lab (test/lab/) and judges it.
+$(BUILD)/kw-observer: $(call obj,test/helpers/observer.cpp) $(BUILD)/libkeepwatch.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/keepwatch_test: | $(BUILD)/kw-blockfs $(BUILD)/kw-observer
 # ---- end of test helper programs -------------------------------------------------------
 
 # The test runner runs the doctest binary (unit and integration cases) and the shell
