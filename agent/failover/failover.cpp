@@ -361,6 +361,11 @@ Actions Failover::Receive(TimePoint now, const FailoverMsg& m, const World& w) {
   return a;
 }
 
+void Failover::FenceFailed(TimePoint now) {
+  fenced_ = false;
+  fence_retry_at_ = now + cfg_.election_timeout;
+}
+
 Actions Failover::StepDown(TimePoint now, const std::string& why) {
   Actions a;
   StepDownInto(now, why, a);
@@ -403,7 +408,7 @@ Actions Failover::Tick(TimePoint now, const World& w) {
   bool local_primary = w.pg.up && !w.pg.in_recovery;
   needs_rejoin_ = local_primary && role_ != Role::kLeader && !state_.leader.empty() &&
                   state_.leader != cfg_.self;
-  if (needs_rejoin_ && !fenced_) {
+  if (needs_rejoin_ && !fenced_ && now >= fence_retry_at_) {
     a.fence = true;
     fenced_ = true;
     a.log.push_back("term " + std::to_string(state_.term) + ": " + state_.leader +

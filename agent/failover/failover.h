@@ -106,6 +106,10 @@ class Failover {
   Actions Receive(TimePoint now, const FailoverMsg& m, const World& w);
   // Voluntary step-down (local PostgreSQL down, or an operator's switchover).
   Actions StepDown(TimePoint now, const std::string& why);
+  // The fence action failed (PostgreSQL was down, say): the local PostgreSQL is not
+  // fenced, so a former primary found up again is fenced anew, at most once per election
+  // timeout.
+  void FenceFailed(TimePoint now);
 
   // 200 on /primary: leader, lease valid at `now`, PostgreSQL out of recovery and writable.
   bool ServesPrimary(TimePoint now, const LocalPg& pg) const;
@@ -144,6 +148,7 @@ class Failover {
   DurableState state_;
   Role role_ = Role::kFollower;
   bool fenced_ = false;
+  TimePoint fence_retry_at_{};  // after a failed fence
   bool needs_rejoin_ = false;
   // Until the node has seen the cluster's term (fresh state), it does not vote.
   bool term_known_;

@@ -1,5 +1,7 @@
 #include "agent/failover/service.h"
 
+#include <utility>
+
 #include "agent/failover/codec.h"
 
 namespace kw {
@@ -130,6 +132,11 @@ void FailoverService::Carry(const Actions& a) {
       Status s = (pg_.*act)(clock_.Now() + kActionTimeout);
       log_.Log(s.ok() ? LogLevel::kInfo : LogLevel::kError,
                std::string("failover: ") + what + (s.ok() ? " done" : " failed: " + s.message()));
+      if (!s.ok() && act == &PgActuator::Fence) {  // the machine must not count it as fenced
+        std::lock_guard<std::mutex> g(mu_);
+        fence_failed_ = true;
+        cv_.notify_all();
+      }
     });
   };
   // In the order they must happen: fence before anything else the same round asks for.
@@ -153,13 +160,17 @@ void FailoverService::Loop() {
   std::unique_lock<std::mutex> l(mu_);
   TimePoint next_tick = clock_.Now();
   while (!stop_) {
-    cv_.wait_for(l, kTick, [&] { return stop_ || !inbox_.empty() || step_down_.has_value(); });
+    cv_.wait_for(l, kTick, [&] {
+      return stop_ || !inbox_.empty() || step_down_.has_value() || fence_failed_;
+    });
     if (stop_) break;
+    bool fence_failed = std::exchange(fence_failed_, false);
     std::deque<std::pair<std::string, std::string>> inbox;
     inbox.swap(inbox_);
     std::optional<std::string> step_down = std::move(step_down_);
     step_down_.reset();
     l.unlock();
+    if (fence_failed) machine_.FenceFailed(clock_.Now());
     for (const auto& [from, payload] : inbox) {
       auto m = DecodeFailover(payload);
       if (!m.ok() || m->from != from) {

@@ -116,6 +116,7 @@ class FailoverService {
   bool stop_ = false;
   std::deque<std::pair<std::string, std::string>> inbox_;  // (from, payload)
   std::optional<std::string> step_down_;
+  bool fence_failed_ = false;  // set by the action thread
   FailoverView view_;
   std::deque<std::function<void()>> actions_;
   std::condition_variable action_cv_;

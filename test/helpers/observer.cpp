@@ -1,14 +1,14 @@
 // kw-observer: watches a failover scenario from outside and judges it afterwards.
 //
-//   kw-observer --log FILE --write NETNS=CONNINFO [--poll NAME=NETNS=HOST:PORT]...
+//   kw-observer --log FILE --write NETNS=CONNINFO... [--poll NAME=NETNS=HOST:PORT]...
 //               [--verify NETNS=CONNINFO]... [--sync] [--max-handovers N]
 //
 // While running (until SIGTERM or SIGINT):
 // - one thread per --poll, inside network namespace NETNS (a name under /run/netns, so a
 //   node cut off by nftables is still seen from its own side), asks GET /primary of the
 //   agent at HOST:PORT every 50 ms (500 ms timeout) and records [sent, answered, code];
-// - one thread, inside the --write namespace, writes a numbered sequence through
-//   CONNINFO (HAProxy's rw port): INSERT INTO observed (seq, server) VALUES (n,
+// - one thread, inside the (first) --write namespace, writes a numbered sequence through
+//   CONNINFO (HAProxy's rw port; the next --write after a failure): INSERT INTO observed (seq, server) VALUES (n,
 //   inet_server_addr()) RETURNING inet_server_addr(), one at a time, each bounded by 2 s;
 //   a write is acknowledged only when its INSERT returned (a timed-out one is dropped
 //   with its connection, never cancelled: a cancelled synchronous commit reports success);
@@ -47,6 +47,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -140,17 +141,22 @@ void Poller(Target t, bool* ok) {
   }
 }
 
-void Writer(Target t, bool* ok) {
-  if (!(*ok = EnterNetns(t.netns))) return;
+// Writes through targets[0] while it works; after a failed write the next one is tried
+// (the way keepalived moves the virtual address to the load balancer whose HAProxy has a
+// primary, without modelling VRRP's own delay).
+void Writer(std::vector<Target> targets, bool* ok) {
+  if (!(*ok = EnterNetns(targets[0].netns))) return;
   kw::LibpqConnector connector(std::chrono::hours(24));
-  auto conn = connector.Make(t.where);
+  std::vector<std::unique_ptr<kw::PgConnection>> conns;
+  for (const Target& t : targets) conns.push_back(connector.Make(t.where));
+  size_t at = 0;
   for (long long seq = 1; !g_stop; ++seq) {
     TimePoint sent = SteadyClock::now();
-    kw::PgReply r = conn->QueryRow("INSERT INTO observed (seq, server) VALUES (" +
-                                       std::to_string(seq) +
-                                       ", inet_server_addr()) RETURNING host(inet_server_addr()) "
-                                       "AS server",
-                                   sent + std::chrono::seconds(2));
+    kw::PgReply r = conns[at]->QueryRow("INSERT INTO observed (seq, server) VALUES (" +
+                                            std::to_string(seq) +
+                                            ", inet_server_addr()) RETURNING "
+                                            "host(inet_server_addr()) AS server",
+                                        sent + std::chrono::seconds(2));
     TimePoint answered = SteadyClock::now();
     Write w{seq, sent, answered, r.ok(), r.ok() ? r.row["server"] : ""};
     {
@@ -159,6 +165,7 @@ void Writer(Target t, bool* ok) {
     }
     Logf("write " + std::to_string(seq) + " " + Fmt(Ms(sent)) + " " + Fmt(Ms(answered)) +
          (r.ok() ? " ok " + w.server : " fail " + r.message));
+    if (!r.ok()) at = (at + 1) % conns.size();
     Sleep(milliseconds(r.ok() ? 20 : 50));
   }
 }
@@ -219,7 +226,7 @@ int Usage() {
 
 int main(int argc, char** argv) {
   std::vector<Target> polls, verifies;
-  Target writer;
+  std::vector<Target> writers;
   std::string log_path;
   bool sync = false;
   int max_handovers = 1;
@@ -248,7 +255,7 @@ int main(int argc, char** argv) {
                t.where.find(':') != std::string::npos) {
       polls.push_back(t), ++i;
     } else if (a == "--write" && i + 1 < argc && split(v, t, false)) {
-      writer = t, ++i;
+      writers.push_back(t), ++i;
     } else if (a == "--verify" && i + 1 < argc && split(v, t, false)) {
       verifies.push_back(t), ++i;
     } else if (a == "--sync") {
@@ -260,7 +267,7 @@ int main(int argc, char** argv) {
       return Usage();
     }
   }
-  if (log_path.empty() || writer.where.empty()) return Usage();
+  if (log_path.empty() || writers.empty()) return Usage();
   g_log = std::fopen(log_path.c_str(), "a");
   if (!g_log) {
     std::fprintf(stderr, "kw-observer: %s: %s\n", log_path.c_str(), std::strerror(errno));
@@ -278,7 +285,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   std::deque<bool> started(polls.size() + 1, true);  // set by each thread
   for (size_t i = 0; i < polls.size(); ++i) threads.emplace_back(Poller, polls[i], &started[i]);
-  threads.emplace_back(Writer, writer, &started[polls.size()]);
+  threads.emplace_back(Writer, writers, &started[polls.size()]);
 
   std::optional<TimePoint> mark;
   for (;;) {

@@ -267,13 +267,16 @@ lab_start_node() {
   local n d
   n=$(lab_node "$1"); d=$LAB/$n
   if lab_has_pg "$n" && [ -z "$(lab_pg_pid "$n")" ]; then lab_pg_start "$n" || return 1; fi
+  # Not through lab_exec: a function run in the background is a subshell, and $! must be
+  # the daemon itself (ip netns exec and setsid exec it in place).
   if lab_is_lb "$n" && ! lab_alive "$d/haproxy.pid"; then
-    lab_exec "$n" setsid haproxy -db -f "$d/haproxy.cfg" >>"$d/haproxy.log" 2>&1 </dev/null &
+    ip netns exec "$(lab_ns "$n")" setsid haproxy -db -f "$d/haproxy.cfg" >>"$d/haproxy.log" 2>&1 \
+      </dev/null &
     echo $! >"$d/haproxy.pid"
   fi
   if ! lab_alive "$d/agent.pid"; then
-    lab_exec "$n" setsid "$LAB_BUILD/keepwatchd" -c "$d/keepwatch.ini" >>"$d/agent.log" 2>&1 \
-      </dev/null &
+    ip netns exec "$(lab_ns "$n")" setsid "$LAB_BUILD/keepwatchd" -c "$d/keepwatch.ini" \
+      >>"$d/agent.log" 2>&1 </dev/null &
     echo $! >"$d/agent.pid"
   fi
 }
@@ -353,8 +356,8 @@ lab_status() {
 
 # ---- the observer (test/helpers/observer.cpp) ----------------------------------------------
 # lab_observe_start [kw-observer options]: polls both PostgreSQL nodes' /primary from their
-# own namespaces and writes through lb1's rw port (lb2's when lb1 refuses) from the client
-# namespace; returns once a first write was acknowledged.  lab_observe_mark before the
+# own namespaces and writes through lb1's rw port from the client namespace (lb2's after a
+# failure, and so on); returns once a first write was acknowledged.  lab_observe_mark before the
 # fault; lab_observe_until ADDR SECS waits for a write accepted by ADDR; lab_observe_stop
 # ends it, prints its judgement and returns its exit status (the figures are then in
 # $LAB/observer.out, the `result` line: lab_observed KEY).
@@ -362,7 +365,8 @@ lab_observe_start() {
   local p=$LAB_PREFIX
   : >"$LAB/observer.log"
   "$LAB_BUILD/kw-observer" --log "$LAB/observer.log" \
-    --write "$p-client=host=$LAB_NET.111,$LAB_NET.112 port=5433 user=app dbname=postgres connect_timeout=2" \
+    --write "$p-client=host=$LAB_NET.111 port=5433 user=app dbname=postgres connect_timeout=2" \
+    --write "$p-client=host=$LAB_NET.112 port=5433 user=app dbname=postgres connect_timeout=2" \
     --poll "postgresql1=$p-postgresql1=$LAB_NET.121:9201" \
     --poll "postgresql2=$p-postgresql2=$LAB_NET.122:9201" \
     --verify "$p-postgresql1=host=$LAB_NET.121 user=postgres dbname=postgres connect_timeout=2" \

@@ -210,3 +210,45 @@ TEST_CASE("the primary wins its lease, serves, and fences when renewals stop") {
   CHECK(lost.fence);
   CHECK(p.role() == Role::kFollower);
 }
+
+// Found in the namespace lab (test/integration/failover_netns.sh, kill_pg): the leader's
+// PostgreSQL was killed, so the step-down's fence failed; PostgreSQL restarted as a
+// primary while the replica led, and stayed writable because the machine counted the
+// failed fence as done.
+TEST_CASE("a fence that failed is run again when the former primary's PostgreSQL is back") {
+  Failover p(Cfg("pg1"), DurableState{3, "pg1", "pg1", false});
+  World w;
+  w.pg = LocalPg{true, false, true, false, 1, 100};
+  w.peers = {PgPeer("pg2", true, false, 1, 100)};
+  p.Tick(T(0), w);  // stands in term 4 (its primary holds no lease)
+  REQUIRE(p.role() == Role::kCandidate);
+  FailoverMsg yes;
+  yes.type = MsgType::kVoteReply;
+  yes.from = "lb1";
+  yes.term = 4;
+  yes.granted = true;
+  p.Receive(T(10), yes, w);
+  REQUIRE(p.role() == Role::kLeader);
+
+  World down = w;
+  down.pg = LocalPg{};  // PostgreSQL killed
+  Actions stepped = p.Tick(T(200), down);
+  CHECK(stepped.fence);  // tried; the actuator finds nothing to fence
+  CHECK(p.role() == Role::kFollower);
+  p.FenceFailed(T(250));
+  CHECK_FALSE(p.fenced());
+
+  // pg2 was elected in term 5 and promoted; pg1's PostgreSQL comes back as a primary.
+  World back = w;
+  Peer pg2 = PgPeer("pg2", true, true, 2, 300);
+  pg2.term = 5;
+  pg2.leader = "pg2";
+  back.peers = {pg2};
+  Actions soon = p.Tick(T(300), back);
+  CHECK(p.needs_rejoin());
+  CHECK_FALSE(soon.fence);  // not before the retry delay (one election timeout)
+  Actions again = p.Tick(T(250 + 2000), back);
+  CHECK(again.fence);
+  CHECK(p.fenced());
+  CHECK_FALSE(p.Tick(T(2400), back).fence);  // once
+}
