@@ -83,7 +83,7 @@ deps:
 demo: deps all
 	test/demo/run $(BUILD)
 
-bench: deps all
+bench: deps all $(BUILD)/kw-observer
 	test/bench/run $(BUILD)
 
 # The package is built from a copy of the work tree in a temporary directory, so the

@@ -121,7 +121,6 @@ bool Failover::ShouldStandForElection(TimePoint now, const World& w, std::string
            ") and holds no lease";
     return true;
   }
-  if (w.pg.receiver_streaming) return false;  // the primary still sends us WAL
   // A replica stands only when the primary it knew is known to be gone: declared dead
   // by gossip, or alive with its PostgreSQL down.  Suspicion alone is not enough, and a
   // cluster where no primary was ever known needs an operator.
@@ -132,9 +131,16 @@ bool Failover::ShouldStandForElection(TimePoint now, const World& w, std::string
   }
   if (!primary) return false;
   if (primary->dead) {
-    *why = "primary " + primary->name + " is dead and the WAL receiver lost it";
+    // Even while its PostgreSQL still streams to us: a frozen or crashed agent can
+    // neither renew its lease nor answer HAProxy, which has dropped it, so writes stop
+    // until someone leads.  The voters' lease rule keeps this safe: no vote is granted
+    // before the old leader's last lease has run out.
+    *why = "primary " + primary->name +
+           (w.pg.receiver_streaming ? "'s agent is dead (its PostgreSQL still streams)"
+                                    : " is dead and the WAL receiver lost it");
     return true;
   }
+  if (w.pg.receiver_streaming) return false;  // the primary still sends us WAL
   if (primary->alive && !primary->pg_up) {
     *why = "PostgreSQL on primary " + primary->name + " is down and the WAL receiver lost it";
     return true;

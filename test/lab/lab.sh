@@ -117,8 +117,16 @@ ENV
     for n in $LAB_NODES; do lab_start_node "$n" || return 1; done
     lab_wait 60 "postgresql1 leads and serves /primary" \
       eval '[ "$(lab_get postgresql1 /primary)" = 200 ]' &&
-      lab_wait 30 "postgresql2 serves /replica" eval '[ "$(lab_get postgresql2 /replica)" = 200 ]'
+      lab_wait 30 "postgresql2 serves /replica" eval '[ "$(lab_get postgresql2 /replica)" = 200 ]' &&
+      lab_wait 30 "lb1 and lb2 route rw to postgresql1" lab_rw_routed lb1 lb2
   }
+}
+lab_rw_routed() {  # LB...: each LB's rw port reaches postgresql1 from the client namespace
+  local lb
+  for lb in "$@"; do
+    [ "$(lab_exec client psql -X -At -h "$(lab_addr "$lb")" -p 5433 -U app -d postgres \
+      -c 'SELECT inet_server_addr()' 2>/dev/null)" = "$LAB_NET.121" ] || return 1
+  done
 }
 
 lab_network() {

@@ -252,3 +252,30 @@ TEST_CASE("a fence that failed is run again when the former primary's PostgreSQL
   CHECK(p.fenced());
   CHECK_FALSE(p.Tick(T(2400), back).fence);  // once
 }
+
+// Found in the namespace lab (freeze_agent): the primary's agent stopped (SIGSTOP), HAProxy
+// dropped it, and its PostgreSQL kept streaming to the replica, which therefore never
+// stood: no primary at all for as long as the agent stayed frozen.
+TEST_CASE("a streaming replica stands once the primary's agent is dead, not before") {
+  Failover r(Cfg("pg2"), DurableState{3, "", "pg1", false});
+  World w;
+  w.pg = LocalPg{true, true, false, true, 1, 100};  // a replica, WAL receiver streaming
+  Peer pg1 = PgPeer("pg1", true, true, 1, 100);
+  pg1.term = 3;
+  pg1.leader = "pg1";
+  Peer lb1;
+  lb1.name = "lb1";
+  lb1.alive = true;
+  lb1.term = 3;
+  lb1.leader = "pg1";
+  w.peers = {pg1, lb1};
+  for (int t = 0; t < 10000; t += 500) CHECK(r.Tick(T(t), w).send.empty());  // alive: no
+  CHECK(r.role() == Role::kFollower);
+  w.peers[0].alive = false;  // suspect: still no
+  CHECK(r.Tick(T(10000), w).send.empty());
+  w.peers[0].dead = true;  // declared dead by gossip
+  Actions a = r.Tick(T(10500), w);
+  CHECK(r.role() == Role::kCandidate);
+  REQUIRE(SentTo(a, "lb1"));
+  CHECK(SentTo(a, "lb1")->type == MsgType::kVoteRequest);
+}
