@@ -8,10 +8,11 @@
 //   node cut off by nftables is still seen from its own side), asks GET /primary of the
 //   agent at HOST:PORT every 50 ms (500 ms timeout) and records [sent, answered, code];
 // - one thread, inside the (first) --write namespace, writes a numbered sequence through
-//   CONNINFO (HAProxy's rw port; the next --write after a failure): INSERT INTO observed (seq, server) VALUES (n,
-//   inet_server_addr()) RETURNING inet_server_addr(), one at a time, each bounded by 2 s;
-//   a write is acknowledged only when its INSERT returned (a timed-out one is dropped
-//   with its connection, never cancelled: a cancelled synchronous commit reports success);
+//   CONNINFO (HAProxy's rw port; the next --write after a failure): INSERT INTO observed
+//   (seq, server) VALUES (n, inet_server_addr()) RETURNING inet_server_addr(), one at a
+//   time, each bounded by 2 s; a write is acknowledged only when its INSERT returned (a
+//   timed-out one is dropped with its connection, never cancelled: a cancelled
+//   synchronous commit reports success);
 // - SIGUSR1 marks the instant of the fault (the first mark counts).
 // Every event is also appended to FILE as it happens (the scenario waits on it).
 //
@@ -87,9 +88,7 @@ FILE* g_log = nullptr;
 std::atomic<bool> g_stop{false};
 TimePoint g_start = SteadyClock::now();
 
-double Ms(TimePoint t) {
-  return std::chrono::duration<double, std::milli>(t - g_start).count();
-}
+double Ms(TimePoint t) { return std::chrono::duration<double, std::milli>(t - g_start).count(); }
 
 void Logf(const std::string& line) {
   std::lock_guard<std::mutex> lock(g_mu);
@@ -122,7 +121,8 @@ void Sleep(Duration d) { std::this_thread::sleep_for(d); }
 void Poller(Target t, bool* ok) {
   if (!(*ok = EnterNetns(t.netns))) return;
   auto colon = t.where.rfind(':');
-  kw::HostPort to{t.where.substr(0, colon), static_cast<uint16_t>(std::stoi(t.where.substr(colon + 1)))};
+  kw::HostPort to{t.where.substr(0, colon),
+                  static_cast<uint16_t>(std::stoi(t.where.substr(colon + 1)))};
   kw::HttpRequest req;
   req.path = "/primary";
   while (!g_stop) {
@@ -152,11 +152,11 @@ void Writer(std::vector<Target> targets, bool* ok) {
   size_t at = 0;
   for (long long seq = 1; !g_stop; ++seq) {
     TimePoint sent = SteadyClock::now();
-    kw::PgReply r = conns[at]->QueryRow("INSERT INTO observed (seq, server) VALUES (" +
-                                            std::to_string(seq) +
-                                            ", inet_server_addr()) RETURNING "
-                                            "host(inet_server_addr()) AS server",
-                                        sent + std::chrono::seconds(2));
+    kw::PgReply r =
+        conns[at]->QueryRow("INSERT INTO observed (seq, server) VALUES (" + std::to_string(seq) +
+                                ", inet_server_addr()) RETURNING "
+                                "host(inet_server_addr()) AS server",
+                            sent + std::chrono::seconds(2));
     TimePoint answered = SteadyClock::now();
     Write w{seq, sent, answered, r.ok(), r.ok() ? r.row["server"] : ""};
     {
@@ -372,7 +372,8 @@ int main(int argc, char** argv) {
   std::vector<Table> tables(verifies.size());
   {
     std::vector<std::thread> readers;
-    for (size_t i = 0; i < verifies.size(); ++i) readers.emplace_back(ReadTable, verifies[i], &tables[i]);
+    for (size_t i = 0; i < verifies.size(); ++i)
+      readers.emplace_back(ReadTable, verifies[i], &tables[i]);
     for (std::thread& t : readers) t.join();
   }
   const Table* old_table = nullptr;

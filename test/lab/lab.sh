@@ -36,6 +36,8 @@
 #   lab_json NODE PATH     the body
 #   lab_sql NODE SQL       psql as postgres to the node's PostgreSQL (-At)
 #   lab_status             one line per node
+#   lab_forward PORT NODE [NODE_PORT]  127.0.0.1:PORT on the host to the node (default: its
+#                          agent, for /ui in a browser)
 #   lab_wait SECS WHAT CMD...  polls CMD every 0.2 s (bounded); prints ok/FAIL
 
 LAB_NODES="postgresql1 postgresql2 lb1 lb2 odoo1 odoo2"
@@ -351,6 +353,16 @@ lab_sync() {  # on|off, on postgresql1 (the replica is postgresql2)
     lab_sql postgresql1 "SELECT pg_reload_conf()" >/dev/null
 }
 
+# lab_forward PORT NODE [NODE_PORT]: 127.0.0.1:PORT on the host forwards to the node's
+# NODE_PORT (9201: the agent, whose /ui is the status page) — for a browser (the demo).
+lab_forward() {
+  local ns addr
+  ns=$(lab_ns "$2"); addr=$(lab_addr "$2") || return 1
+  setsid socat "TCP-LISTEN:$1,bind=127.0.0.1,reuseaddr,fork" \
+    "SYSTEM:ip netns exec $ns socat STDIO TCP\:$addr\:${3:-9201}" </dev/null >/dev/null 2>&1 &
+  echo $! >>"$LAB/forward.pids"
+}
+
 lab_status() {
   local n s
   for n in $LAB_NODES; do
@@ -404,6 +416,10 @@ lab_down() {
   [ -n "${LAB:-}" ] && [ -f "$LAB/env" ] || return 0
   lab_load || return 0
   local n ns pids pidfile shm i
+  if [ -f "$LAB/forward.pids" ]; then  # lab_forward's listeners, in the host's namespace
+    # shellcheck disable=SC2046
+    kill $(cat "$LAB/forward.pids") 2>/dev/null
+  fi
   if [ -f "$LAB/observer.pid" ]; then  # the observer runs in the host's namespace
     kill -9 "$(cat "$LAB/observer.pid")" 2>/dev/null
     wait "$(cat "$LAB/observer.pid")" 2>/dev/null
