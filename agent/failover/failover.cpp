@@ -214,12 +214,15 @@ std::string Failover::VoteRefusal(TimePoint now, const FailoverMsg& m, const Wor
     return "";
   };
   for (const Peer& p : w.peers) {
-    // Members that may never be promoted (priority 0, or no PostgreSQL) do not compete.
+    // Members that may never be promoted (priority 0, or no PostgreSQL) do not compete,
+    // nor does the leader that stepped down for this election.
     if (p.name == c || !p.alive || !p.pg_up || cfg_.Priority(p.name) <= 0) continue;
+    if (released && p.name == released_by_) continue;
     std::string r = better(p.name, p.timeline, p.lsn);
     if (!r.empty()) return r;
   }
-  if (c != cfg_.self && w.pg.up && cfg_.Priority(cfg_.self) > 0) {
+  if (c != cfg_.self && w.pg.up && cfg_.Priority(cfg_.self) > 0 &&
+      !(released && released_by_ == cfg_.self)) {
     std::string r = better(cfg_.self, w.pg.timeline, w.pg.lsn);
     if (!r.empty()) return r;
   }
