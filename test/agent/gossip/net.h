@@ -39,9 +39,9 @@ class SwimNet {
   double loss = 0;  // per datagram
   Duration min_delay = milliseconds(1);
   Duration max_delay = milliseconds(30);
-  std::function<bool(int from, int to)> blocked;                  // a cut: dropped at send
-  std::function<void(int at, const MemberEvent& e)> on_event;     // membership change at `at`
-  std::function<void(int at, const Delivered& user)> on_user;     // user payload read by `at`
+  std::function<bool(int from, int to)> blocked;               // a cut: dropped at send
+  std::function<void(int at, const MemberEvent& e)> on_event;  // membership change at `at`
+  std::function<void(int at, const Delivered& user)> on_user;  // user payload read by `at`
 
   int size() const { return static_cast<int>(nodes_.size()); }
   const std::string& name(int i) const { return nodes_[i].name; }
@@ -77,7 +77,7 @@ class SwimNet {
   bool SendUser(int i, TimePoint now, const std::string& to, std::string payload);
 
   uint64_t packets() const { return packets_; }
-  uint64_t bytes() const { return bytes_; }   // sealed bytes (plaintext + seal overhead)
+  uint64_t bytes() const { return bytes_; }            // sealed bytes (plaintext + seal overhead)
   const std::string& error() const { return error_; }  // first encode/decode failure
 
  private:
