@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "test/agent/failover/gossip_sim.h"
+#include "test/agent/failover/sim_schedule.h"
 
 using namespace kw;
 using namespace kw::failover_sim;
@@ -56,51 +57,17 @@ int RunUntilServing(GossipSim& sim, int member, int limit_ms) {
   return -1;
 }
 
-// A random fault schedule over 60 s: every 0.25-6 s one of crash, restart, pause, a
-// one-way cut of everything a member sends, a full partition of one member (or its
-// heal), a 3/3 split (pg1 pg2 lb1 | lb2 odoo1 odoo2).  Loss up to 20%, clock rates ±1%;
-// odd seeds on gossip's defaults, even seeds with a 200 ms probe interval, where gossip
-// declares a member dead well within a lease and only the lease keeps terms apart.
+// The random fault schedule of sim_schedule.h over 60 s (crashes and restarts, pauses,
+// one-way cuts, partitions, 3/3 splits), loss up to 20%, clock rates ±1%; odd seeds on gossip's
+// defaults, even seeds with a 200 ms probe interval, where gossip declares a member dead well
+// within a lease and only the lease keeps terms apart.
 std::string RandomRun(uint64_t seed) {
   GossipSimOptions o;
   o.seed = seed;
   o.probe_interval = seed % 2 ? seconds(1) : milliseconds(200);
   o.loss = 0.2 * static_cast<double>((seed * 0x9E3779B97F4A7C15ull) >> 11) * 0x1.0p-53;
   GossipSim sim(o);
-  std::mt19937_64& rng = sim.rng();
-  std::uniform_int_distribution<int> pick(0, sim.size() - 1);
-  std::uniform_int_distribution<int> kind(0, 5);
-  std::uniform_int_distribution<int> span(500, 12000);
-  while (sim.now_ms() < 60000) {
-    if (!sim.RunUntil(sim.now_ms() + span(rng) / 2)) break;
-    int n = pick(rng);
-    switch (kind(rng)) {
-      case 0:
-        if (!sim.crashed(n)) sim.Crash(n);
-        break;
-      case 1:
-        if (sim.crashed(n)) sim.Restart(n);
-        break;
-      case 2:
-        sim.Pause(n, span(rng));
-        break;
-      case 3:  // one-way: nothing n sends arrives (or that cut heals)
-        for (int j = 0; j < sim.size(); ++j) sim.Cut(n, j, !sim.IsCut(n, j));
-        break;
-      case 4: {  // full partition of one member, or its heal
-        bool cut = kind(rng) % 2 == 0;
-        for (int j = 0; j < sim.size(); ++j) {
-          sim.Cut(n, j, cut);
-          sim.Cut(j, n, cut);
-        }
-        break;
-      }
-      case 5:  // 3/3 split
-        for (int a = 0; a < sim.size(); ++a)
-          for (int b = 0; b < sim.size(); ++b) sim.Cut(a, b, (a < 3) != (b < 3));
-        break;
-    }
-  }
+  RunRandomFaults(sim, sim.rng(), 60000);
   return sim.failure();
 }
 

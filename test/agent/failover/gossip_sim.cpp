@@ -16,9 +16,9 @@ namespace kw::failover_sim {
 namespace {
 
 const TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
-constexpr Duration kTick = milliseconds(100);         // FailoverService's loop
-constexpr Duration kProbe = seconds(2);               // the postgres check's default interval
-constexpr Duration kPgStep = milliseconds(20);        // the PostgreSQL model's resolution
+constexpr Duration kTick = milliseconds(100);   // FailoverService's loop
+constexpr Duration kProbe = seconds(2);         // the postgres check's default interval
+constexpr Duration kPgStep = milliseconds(20);  // the PostgreSQL model's resolution
 constexpr uint64_t kStepLimit = 20'000'000;
 
 struct Spec {
@@ -148,9 +148,8 @@ void GossipSim::OnUser(int i, const gossip::Delivered& d) {
 
 void GossipSim::OnEvent(int i, const gossip::MemberEvent& e) {
   if (log_)
-    std::printf("%6d %s: gossip: %s %s -> %s\n", now_ms(), nodes_[i].name.c_str(),
-                e.member.c_str(), gossip::MemberStatusName(e.from),
-                gossip::MemberStatusName(e.to));
+    std::printf("%6d %s: gossip: %s %s -> %s\n", now_ms(), nodes_[i].name.c_str(), e.member.c_str(),
+                gossip::MemberStatusName(e.from), gossip::MemberStatusName(e.to));
   int subject = net_->IndexOf(e.member);
   if (e.to == gossip::MemberStatus::kDead && subject >= 0 && nodes_[subject].crashed &&
       dead_seen_[i][subject] < 0)
@@ -160,7 +159,8 @@ void GossipSim::OnEvent(int i, const gossip::MemberEvent& e) {
 void GossipSim::Apply(int i, const Actions& a) {
   Node& n = nodes_[i];
   if (log_)
-    for (const std::string& l : a.log) std::printf("%6d %s: %s\n", now_ms(), n.name.c_str(), l.c_str());
+    for (const std::string& l : a.log)
+      std::printf("%6d %s: %s\n", now_ms(), n.name.c_str(), l.c_str());
   if (a.durable) n.disk = *a.durable;  // persisted before anything is sent
   for (const auto& [to, msg] : a.send)
     if (!net_->SendUser(i, now_, to, EncodeFailover(msg)))
