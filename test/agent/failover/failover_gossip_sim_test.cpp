@@ -2,8 +2,9 @@
 // the other members' PostgreSQL come from each member's own SWIM view, failover messages
 // ride gossip as user payloads on the same lossy, partitioned network.
 //
-// KW_SIM_RUNS=N sets the number of random runs (default below), KW_SIM_SEED=S replays one
-// seed of every case here (KW_SIM_LOG=1 prints each decision and membership change).
+// KW_SIM_RUNS=N sets the number of random runs, KW_SIM_CRASH_RUNS=N that of primary
+// crashes (defaults below, smaller under sanitizers), KW_SIM_SEED=S replays one seed of
+// every case here (KW_SIM_LOG=1 prints each decision and membership change).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -26,7 +27,7 @@ namespace {
 constexpr uint64_t kDefaultRuns = 60;
 constexpr uint64_t kLivenessSeeds = 10;
 #else
-constexpr uint64_t kDefaultRuns = 600;
+constexpr uint64_t kDefaultRuns = 1000;
 constexpr uint64_t kLivenessSeeds = 60;
 #endif
 
@@ -83,24 +84,27 @@ TEST_CASE("failover on gossip: the initial primary is elected through gossip and
 }
 
 // Liveness.  The bound, from the defaults (probe 1 s, suspicion_mult 4, lease 5 s, drift
-// margin 500 ms, election timeout 2 s ± 50%, postgres check every 2 s), for six members:
-// - gossip: some member probes the dead primary within ~1 s and suspects it at the end
-//   of that probe period; the suspicion reaches pg2 with the next gossip rounds, and with
-//   two independent confirmations its timer is the minimum 4 × max(1, log10 6) × 1 s = 4 s:
-//   pg2 declares pg1 dead ≈ 5-7 s after the crash (the gossip simulation's median for
-//   "everyone" is 6.3 s); loss delays confirmations, up to the 24 s maximum timer at worst;
-// - the voters' grants end by then (last renewal + 5.5 s, ±1%), so pg2's first or second
-//   election (a refused one backs off ≤ 3 s) wins: ≤ 3.5 s;
-// - promotion 0.5 s, then the postgres check must see it (≤ 2 s) and a renewal be
-//   acknowledged (one round trip): ≤ 2.6 s.
-// Dead-to-serving is thus ≤ ~6 s, and crash-to-serving ≤ detection + 6 s.  Asserted:
-// 20 s from the crash with loss under 10% (detection up to 14 s), and 8 s from pg2's
-// gossip declaring pg1 dead.
+// margin 500 ms, election timeout 2 s ± 50%, postgres check every 2 s), six members:
+// - detection: some member probes the crashed primary within about a second and suspects
+//   it when that probe period ends; the suspicion spreads with the next gossip rounds and,
+//   with two independent confirmations, pg2's timer runs the minimum 4 × max(1, log10 6)
+//   × 1 s = 4 s: pg2 declares pg1 dead ≈ 5-7 s after the crash.  Loss delays probes and
+//   confirmations (a lone suspicion would run the 24 s maximum), so this part is only
+//   probable: 3,000 seeds at 0-9% loss measured median 5.7 s, worst 10.5 s.  Allowed: 14 s.
+// - election: the voters' grants have ended by then (last renewal + 5.5 s, ±1%); pg2
+//   stands at its next tick and wins its first election, or its second after a refusal
+//   and a back-off of at most 3 s: ≤ 3.5 s.
+// - serving: promotion 0.5 s, the postgres check seeing it ≤ 2 s, a renewal acknowledged
+//   by a majority (a round trip, resent each probe interval under loss): ≤ 2.5 s.
+// So pg2 serves within 6 s of declaring pg1 dead (asserted: 8 s, for renewals lost to
+// loss) and within 14 + 6 = 20 s of the crash (asserted).  Measured on 3,000 seeds:
+// dead to serving median 1.8 s, worst 3.4 s; crash to serving median 7.5 s, worst 11.8 s.
+// HAProxy (inter 1s, rise 2) adds about 2 s before writes go there.
 TEST_CASE("failover on gossip: a crashed primary is replaced within the bound") {
   constexpr int kCrashToServingMs = 20000;
   constexpr int kDeadToServingMs = 8000;
   std::vector<int> detect, dead_to_serve, crash_to_serve;
-  for (uint64_t seed : Seeds(kLivenessSeeds)) {
+  for (uint64_t seed : Seeds(EnvOr("KW_SIM_CRASH_RUNS", kLivenessSeeds))) {
     GossipSimOptions o;
     o.seed = seed;
     o.loss = static_cast<double>(seed % 10) / 100.0;  // up to 9%
