@@ -3,8 +3,8 @@
 //
 // Until `end_ms`, every 0.25-6 s one of: crash a member (its host: agent and PostgreSQL),
 // restart a crashed one (durable state kept), pause an agent 0.5-12 s, toggle a one-way cut
-// of everything a member sends, partition a member from a random subset of the others
-// (both ways; a subset may be empty: a heal), or split the cluster 3/3 (pg1 pg2 lb1 |
+// of everything a member sends, cut a member from a random subset of the others (both
+// ways), cut it from all of them or heal its cuts, or split the cluster 3/3 (pg1 pg2 lb1 |
 // lb2 odoo1 odoo2).  Faults accumulate.  All choices come from `rng`.
 //
 // Sim provides: size(), now_ms(), RunUntil(ms) (false on a violated invariant),
@@ -24,12 +24,14 @@ void RunRandomFaults(Sim& sim, std::mt19937_64& rng, int end_ms) {
     if (log) std::printf("%6d FAULT member %d: %s %d\n", sim.now_ms(), n, what, ms);
   };
   std::uniform_int_distribution<int> pick(0, sim.size() - 1);
-  std::uniform_int_distribution<int> kind(0, 5);
+  std::uniform_int_distribution<int> kind(0, 6);
+  std::bernoulli_distribution coin(0.5);
   std::uniform_int_distribution<int> span(500, 12000);
   while (sim.now_ms() < end_ms) {
     if (!sim.RunUntil(sim.now_ms() + span(rng) / 2)) return;
     int n = pick(rng);
-    switch (kind(rng)) {
+    const int k = kind(rng);
+    switch (k) {
       case 0:
         if (!sim.crashed(n)) {
           note("crash", n);
@@ -53,14 +55,17 @@ void RunRandomFaults(Sim& sim, std::mt19937_64& rng, int end_ms) {
         for (int j = 0; j < sim.size(); ++j) sim.Cut(n, j, !sim.IsCut(n, j));
         break;
       case 4:
-        note("partition from a random subset", n);
+      case 5: {  // from a random subset of the others, or from all of them (or healed)
+        bool all = k == 5, cut = coin(rng);
+        note(all ? (cut ? "full partition" : "partition healed") : "partition from a subset", n);
         for (int j = 0; j < sim.size(); ++j) {
-          bool cut = kind(rng) % 2 == 0;
-          sim.Cut(n, j, cut);
-          sim.Cut(j, n, cut);
+          bool c = all ? cut : coin(rng);
+          sim.Cut(n, j, c);
+          sim.Cut(j, n, c);
         }
         break;
-      case 5:
+      }
+      case 6:
         note("3/3 split", n);
         for (int a = 0; a < sim.size(); ++a)
           for (int b = 0; b < sim.size(); ++b) sim.Cut(a, b, (a < 3) != (b < 3));
