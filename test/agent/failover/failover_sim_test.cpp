@@ -4,7 +4,10 @@
 // within the drift bound, and a model of PostgreSQL (streaming, promotion, fencing).
 //
 // Membership comes from an oracle with gossip-like timing (a member unheard for 1.5 s is
-// suspect, for 5 s dead); the real gossip layer runs under its own simulation.
+// suspect, for 5 s or 1.6 s dead) and is instantly consistent: this is the protocol alone,
+// cheap enough for many runs.  failover_gossip_sim_test.cpp runs the same fault schedules
+// (sim_schedule.h) and PostgreSQL model (sim_pg.h) on the real gossip layer, as keepwatchd
+// does.  Under sanitizers the random runs drop from 1,500 to 150.
 //
 // Invariants checked at every step of every run: at most one member answers 200 on
 // /primary; no term ever has two leaders.  Liveness: with a majority of voters connected
