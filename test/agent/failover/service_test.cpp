@@ -130,6 +130,7 @@ struct Node final : FailoverTransport, PeerSource, PgActuator {
     ++rejoins;
     return Status::Ok();
   }
+  Result<uint64_t> WalLsn(TimePoint) override { return uint64_t{1000}; }
 };
 
 FailoverConfig Cfg(const std::string& self) {
