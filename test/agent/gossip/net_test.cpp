@@ -1,10 +1,10 @@
 // The simulated network's clocks (net.h): the part the gossip simulation, which runs every
 // member at rate 1, does not exercise.
+#include "test/agent/gossip/net.h"
+
 #include <doctest/doctest.h>
 
 #include <random>
-
-#include "test/agent/gossip/net.h"
 
 using namespace kw;
 using namespace kw::gossip;
@@ -21,7 +21,8 @@ TEST_CASE("simulated network: each member's clock runs at its rate, and never wa
   CHECK(ToSeconds(net.Local(1, g) - t0) == doctest::Approx(101.0));
   CHECK(ToSeconds(net.Local(2, g) - t0) == doctest::Approx(99.0));
   for (int i = 0; i < 3; ++i) {
-    for (Duration d : {Duration(milliseconds(1)), Duration(milliseconds(1234)), Duration(seconds(77))}) {
+    for (Duration d :
+         {Duration(milliseconds(1)), Duration(milliseconds(1234)), Duration(seconds(77))}) {
       TimePoint local = t0 + d + Duration(3);
       TimePoint at = net.Global(i, local);
       CHECK(net.Local(i, at) >= local);
@@ -39,6 +40,7 @@ TEST_CASE("simulated network: each member's clock runs at its rate, and never wa
   }
   REQUIRE(net.error().empty());
   for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 3; ++j) CHECK(net.swim(i).Find(net.name(j))->status == MemberStatus::kAlive);
+    for (int j = 0; j < 3; ++j)
+      CHECK(net.swim(i).Find(net.name(j))->status == MemberStatus::kAlive);
   CHECK(net.packets() > 0);
 }
