@@ -602,14 +602,16 @@ Actions Failover::Tick(TimePoint now, const World& w) {
   if (!term_known_ && now - started_ > cfg_.lease + cfg_.election_timeout) term_known_ = true;
 
   bool local_primary = w.pg.up && !w.pg.in_recovery;
+  bool was_rejoin = needs_rejoin_;
   needs_rejoin_ = local_primary && role_ != Role::kLeader && !state_.leader.empty() &&
                   state_.leader != cfg_.self;
   if (needs_rejoin_ && !fenced_ && now >= fence_retry_at_) {
     a.fence = true;
     fenced_ = true;
+  }
+  if (needs_rejoin_ && !was_rejoin)
     a.log.push_back("term " + std::to_string(state_.term) + ": " + state_.leader +
                     " leads; the local primary is fenced and needs a rejoin");
-  }
   if (needs_rejoin_ && cfg_.auto_rejoin && !state_.paused) AskRejoin(now, w, a);
 
   switch (role_) {

@@ -227,8 +227,8 @@ TEST_CASE("rejoin: asked for by the operator or auto_rejoin, once the leader is 
   c.auto_rejoin = true;
   Failover aut(c, DurableState{5, "", "pg2", false});
   CHECK(aut.Tick(T(0), w).rejoin);
-  CHECK_FALSE(aut.Tick(T(100), w).rejoin);          // one at a time
-  CHECK(aut.Tick(T(100 + 30000), w).rejoin);        // retried after rejoin_retry
+  CHECK_FALSE(aut.Tick(T(100), w).rejoin);    // one at a time
+  CHECK(aut.Tick(T(100 + 30000), w).rejoin);  // retried after rejoin_retry
   w.peers[0].pg_primary = w.peers[0].pg_writable = false;
   CHECK_FALSE(aut.Tick(T(100 + 70000), w).rejoin);  // nothing to follow
 }
