@@ -157,7 +157,42 @@ scenario_freeze_agent() {
   expect_fenced_old_primary
 }
 
-for s in ${SCENARIOS:-kill_pg kill_node cut_primary cut_replica split_3_3 split_2_4 freeze_agent}; do
+# A planned switchover (keepwatch switchover --to): the writes move, none acknowledged is
+# lost, and the old primary is left fenced until it rejoins.
+scenario_switchover() {
+  lab_sync on &&
+    expect_failover lab_admin postgresql1 --wait 30s switchover --to postgresql2 &&
+    expect_fenced_old_primary
+}
+
+# keepwatch pause: the primary's PostgreSQL dies and nobody takes over; keepwatch resume
+# (on another member): the replica does.
+scenario_pause_resume() {
+  lab_sync on && lab_admin postgresql1 pause || return 1
+  lab_wait 10 "postgresql2 knows failover is paused" \
+    eval '[ "$(lab_json postgresql2 /status | jq -r .failover.paused)" = true ]' || return 1
+  lab_observe_start --sync || return 1
+  sleep 1
+  lab_observe_mark
+  lab_kill_pg postgresql1
+  sleep 8  # longer than an automatic failover takes
+  if grep -q "^write .* ok $PG2\$" "$LAB/observer.log" ||
+    grep -q '^poll postgresql2 .* 200$' "$LAB/observer.log"; then
+    lab_observe_stop
+    fail "postgresql2 took over while failover was paused"
+    return 1
+  fi
+  lab_admin postgresql2 resume || { lab_observe_stop; return 1; }
+  lab_observe_until "$PG2" 30 || { lab_observe_stop; return 1; }
+  lab_start_node postgresql1 || { lab_observe_stop; return 1; }  # for the observer's reading
+  sleep 3
+  lab_observe_stop || return 1
+  [ "$(lab_observed new)" = "$PG2" ] || fail "the writes did not move to $PG2" || return 1
+  expect_fenced_old_primary
+}
+
+for s in ${SCENARIOS:-kill_pg kill_node cut_primary cut_replica split_3_3 split_2_4 freeze_agent \
+  switchover pause_resume}; do
   run "$s"
 done
 if [ ${#failed[@]} -gt 0 ]; then

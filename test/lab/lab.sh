@@ -31,6 +31,7 @@
 #                          traffic with the nodes of the other groups; lab_heal_all undoes
 #   lab_freeze NODE / lab_thaw NODE   SIGSTOP / SIGCONT the node's keepwatchd
 #   lab_sync on|off        synchronous_standby_names on the current primary
+#   lab_admin NODE CMD...  keepwatch CMD (switchover --to, pause, ...) on the node's agent
 #   lab_exec NODE CMD...   run a command in the node's namespace
 #   lab_get NODE PATH      the node's agent's HTTP status code for PATH (000: no answer)
 #   lab_json NODE PATH     the body
@@ -156,7 +157,8 @@ lab_adapt() {  # FILE NODE [sed args...]
     -e "s|^node = .*|node = $n|" \
     -e "s|/var/lib/keepwatch|$d/state|" -e "s|/run/keepwatch|$d/track|" \
     -e "s|/etc/keepwatch/cluster.key|$LAB/cluster.key|" \
-    -e "s|/etc/keepwatch/pgpass|$LAB/pgpass|" "$@" "$file"
+    -e "s|/etc/keepwatch/pgpass|$LAB/pgpass|" -e "s|/etc/keepwatch/admin.token|$LAB/admin.token|" \
+    "$@" "$file"
 }
 lab_require() {  # FILE PATTERN...: every pattern must occur
   local f=$1 p; shift
@@ -168,6 +170,7 @@ lab_require() {  # FILE PATTERN...: every pattern must occur
 lab_configure() {
   local ex=$LAB_SRC/packaging/examples lab=$LAB_SRC/test/lab n d
   "$LAB_BUILD/keepwatch" keygen >"$LAB/cluster.key" && chmod 600 "$LAB/cluster.key" || return 1
+  "$LAB_BUILD/keepwatch" keygen >"$LAB/admin.token" && chmod 600 "$LAB/admin.token" || return 1
   printf '*:*:*:keepwatch:%s\n' "$LAB_PASSWORD" >"$LAB/pgpass" && chmod 600 "$LAB/pgpass"
   local fast=() hafast=()
   if [ "$LAB_TIMINGS" = fast ]; then
@@ -345,6 +348,13 @@ lab_split() {
 }
 lab_freeze() { kill -STOP "$(lab_agent_pid "$1")"; }
 lab_thaw() { kill -CONT "$(lab_agent_pid "$1")"; }
+
+# lab_admin NODE COMMAND...: an operator command (keepwatch switchover --to NODE, pause,
+# resume, failover --to NODE, rejoin) through the node's own agent, with the lab's token.
+lab_admin() {
+  local n=$1; shift
+  lab_exec "$n" "$LAB_BUILD/keepwatch" --token-file "$LAB/admin.token" "$@"
+}
 
 lab_sync() {  # on|off, on postgresql1 (the replica is postgresql2)
   local v="''"
