@@ -214,6 +214,121 @@ void ReadTable(Target t, Table* out) {
   if (b.row.count("first")) out->own[out->server] = {b.row["first"], b.row["last"]};
 }
 
+// Two 200s from different nodes whose [sent, answered] intervals overlap.
+void JudgePolls(std::vector<std::string>& violations) {
+  std::vector<Poll> ok200;
+  for (const Poll& p : g_polls)
+    if (p.code == 200) ok200.push_back(p);
+  for (size_t i = 0; i < ok200.size(); ++i)
+    for (size_t j = i + 1; j < ok200.size(); ++j) {
+      const Poll &a = ok200[i], &b = ok200[j];
+      if (a.node != b.node && a.sent <= b.answered && b.sent <= a.answered)
+        violations.push_back("two primaries: " + a.node + " 200 [" + Fmt(Ms(a.sent)) + ", " +
+                             Fmt(Ms(a.answered)) + "] ms and " + b.node + " 200 [" +
+                             Fmt(Ms(b.sent)) + ", " + Fmt(Ms(b.answered)) + "] ms");
+    }
+  std::map<std::string, int> polls_by_node, ok_by_node;
+  for (const Poll& p : g_polls) ++polls_by_node[p.node], ok_by_node[p.node] += p.code == 200;
+  for (const auto& [node, n] : polls_by_node)
+    std::printf("observer: %s: %d polls of /primary, %d answered 200\n", node.c_str(), n,
+                ok_by_node[node]);
+}
+
+// The acknowledged writes in sequence order and the servers that took them, in runs.
+struct Sequence {
+  std::vector<const Write*> acked;
+  std::vector<std::string> runs;  // "A", "B": A's writes, then B's
+  int handovers() const { return runs.empty() ? 0 : static_cast<int>(runs.size()) - 1; }
+};
+
+Sequence JudgeWrites(int max_handovers, std::vector<std::string>& violations) {
+  Sequence q;
+  for (const Write& w : g_writes)
+    if (w.ok) {
+      q.acked.push_back(&w);
+      if (q.runs.empty() || q.runs.back() != w.server) q.runs.push_back(w.server);
+    }
+  std::string path;
+  for (const std::string& s : q.runs) path += (path.empty() ? "" : " > ") + s;
+  std::printf("observer: %zu writes, %zu acknowledged; servers in order: %s\n", g_writes.size(),
+              q.acked.size(), path.c_str());
+  if (q.handovers() > max_handovers)
+    violations.push_back("the acknowledged writes changed server " + std::to_string(q.handovers()) +
+                         " times (at most " + std::to_string(max_handovers) + "): " + path);
+  if (q.acked.empty()) violations.push_back("no write was acknowledged");
+  return q;
+}
+
+// " failover_ms=... max_gap_ms=... failed_after_mark=... old=..." around the mark.
+std::string Figures(const Sequence& q, TimePoint mark, TimePoint stopped) {
+  const Write* before = nullptr;
+  const Write* first_other = nullptr;
+  TimePoint last = mark;
+  Duration gap{};
+  int failed_after = 0;
+  for (const Write& w : g_writes) failed_after += !w.ok && w.sent >= mark;
+  for (const Write* w : q.acked) {
+    if (w->answered < mark) before = w;
+    if (w->sent >= mark && before && w->server != before->server && !first_other) first_other = w;
+    if (w->answered >= mark) gap = std::max(gap, w->answered - last), last = w->answered;
+  }
+  gap = std::max(gap, stopped - last);
+  return " failover_ms=" +
+         (first_other ? Fmt(Ms(first_other->answered) - Ms(mark)) : std::string("none")) +
+         " max_gap_ms=" + Fmt(std::chrono::duration<double, std::milli>(gap).count()) +
+         " failed_after_mark=" + std::to_string(failed_after) +
+         " old=" + (before ? before->server : std::string("none"));
+}
+
+// Reads every --verify table; returns " lost=N" (acknowledged writes missing from the new
+// primary's table).
+std::string JudgeTables(const Sequence& q, const std::vector<Target>& verifies, bool sync,
+                        std::vector<std::string>& violations) {
+  if (verifies.empty()) {
+    if (sync) violations.push_back("--sync without --verify: nothing verified");
+    return "";
+  }
+  std::vector<Table> tables(verifies.size());
+  std::vector<std::thread> readers;
+  for (size_t i = 0; i < verifies.size(); ++i)
+    readers.emplace_back(ReadTable, verifies[i], &tables[i]);
+  for (std::thread& t : readers) t.join();
+  const Table* old_table = nullptr;
+  const Table* new_table = nullptr;
+  for (size_t i = 0; i < tables.size(); ++i) {
+    if (!tables[i].error.empty()) {
+      violations.push_back("reading " + verifies[i].where + ": " + tables[i].error);
+      continue;
+    }
+    if (!q.runs.empty() && tables[i].server == q.runs.front()) old_table = &tables[i];
+    if (!q.runs.empty() && tables[i].server == q.runs.back()) new_table = &tables[i];
+  }
+  if (q.handovers() == 1) {
+    const std::string &from = q.runs.front(), &to = q.runs.back();
+    if (!(old_table && new_table && old_table->own.count(from) && new_table->own.count(to))) {
+      violations.push_back("the old and new primaries' own rows could not both be read");
+    } else {
+      long long old_last = std::stoll(old_table->own.at(from).second);
+      long long new_first = std::stoll(new_table->own.at(to).first);
+      std::printf("observer: last row %s inserted itself %.1f ms before the first of %s\n",
+                  from.c_str(), (new_first - old_last) / 1000.0, to.c_str());
+      if (old_last >= new_first)
+        violations.push_back(from + " inserted a row " + Fmt((old_last - new_first) / 1000.0) +
+                             " ms after " + to + " inserted its first");
+    }
+  }
+  if (!new_table) {
+    violations.push_back("the new primary's table could not be read: nothing verified");
+    return "";
+  }
+  int missing = 0;
+  for (const Write* w : q.acked) missing += new_table->seqs.count(w->seq) == 0;
+  if (sync && missing)
+    violations.push_back(std::to_string(missing) + " acknowledged writes missing from the new " +
+                         "primary " + q.runs.back() + " under synchronous replication");
+  return " lost=" + std::to_string(missing);
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: kw-observer --log FILE --write NETNS=CONNINFO [--poll "
@@ -307,111 +422,14 @@ int main(int argc, char** argv) {
     if (!ok) return 2;
 
   std::vector<std::string> violations;
-  // 1. Two 200s at once.
-  std::vector<Poll> ok200;
-  for (const Poll& p : g_polls)
-    if (p.code == 200) ok200.push_back(p);
-  for (size_t i = 0; i < ok200.size(); ++i)
-    for (size_t j = i + 1; j < ok200.size(); ++j) {
-      const Poll &a = ok200[i], &b = ok200[j];
-      if (a.node != b.node && a.sent <= b.answered && b.sent <= a.answered)
-        violations.push_back("two primaries: " + a.node + " 200 [" + Fmt(Ms(a.sent)) + ", " +
-                             Fmt(Ms(a.answered)) + "] ms and " + b.node + " 200 [" +
-                             Fmt(Ms(b.sent)) + ", " + Fmt(Ms(b.answered)) + "] ms");
-    }
-  std::map<std::string, int> polls_by_node, ok_by_node;
-  for (const Poll& p : g_polls) ++polls_by_node[p.node], ok_by_node[p.node] += p.code == 200;
-  for (const auto& [node, n] : polls_by_node)
-    std::printf("observer: %s: %d polls of /primary, %d answered 200\n", node.c_str(), n,
-                ok_by_node[node]);
-
-  // 2. Acknowledged writes change server at most max_handovers times.
-  std::vector<std::string> runs;
-  std::vector<const Write*> acked;
-  for (const Write& w : g_writes)
-    if (w.ok) {
-      acked.push_back(&w);
-      if (runs.empty() || runs.back() != w.server) runs.push_back(w.server);
-    }
-  std::string path;
-  for (const std::string& s : runs) path += (path.empty() ? "" : " > ") + s;
-  int handovers = runs.empty() ? 0 : static_cast<int>(runs.size()) - 1;
-  std::printf("observer: %zu writes, %zu acknowledged; servers in order: %s\n", g_writes.size(),
-              acked.size(), path.c_str());
-  if (handovers > max_handovers)
-    violations.push_back("the acknowledged writes changed server " + std::to_string(handovers) +
-                         " times (at most " + std::to_string(max_handovers) + "): " + path);
-  if (acked.empty()) violations.push_back("no write was acknowledged");
-
-  // Figures around the mark.
+  JudgePolls(violations);
+  Sequence seq = JudgeWrites(max_handovers, violations);
   std::string figures = "result";
-  if (mark) {
-    const Write* before = nullptr;
-    const Write* first_other = nullptr;
-    TimePoint last = *mark;
-    Duration gap{};
-    int failed_after = 0;
-    for (const Write& w : g_writes) failed_after += !w.ok && w.sent >= *mark;
-    for (const Write* w : acked) {
-      if (w->answered < *mark) before = w;
-      if (w->sent >= *mark && before && w->server != before->server && !first_other)
-        first_other = w;
-      if (w->answered >= *mark) gap = std::max(gap, w->answered - last), last = w->answered;
-    }
-    gap = std::max(gap, stopped - last);
-    figures += " failover_ms=" +
-               (first_other ? Fmt(Ms(first_other->answered) - Ms(*mark)) : std::string("none"));
-    figures += " max_gap_ms=" + Fmt(std::chrono::duration<double, std::milli>(gap).count());
-    figures += " failed_after_mark=" + std::to_string(failed_after);
-    figures += " old=" + (before ? before->server : std::string("none"));
-  }
-  figures += " new=" + (acked.empty() ? std::string("none") : acked.back()->server);
-  figures += " acked=" + std::to_string(acked.size()) + " handovers=" + std::to_string(handovers);
-
-  // 3. The servers' own tables.
-  std::vector<Table> tables(verifies.size());
-  {
-    std::vector<std::thread> readers;
-    for (size_t i = 0; i < verifies.size(); ++i)
-      readers.emplace_back(ReadTable, verifies[i], &tables[i]);
-    for (std::thread& t : readers) t.join();
-  }
-  const Table* old_table = nullptr;
-  const Table* new_table = nullptr;
-  for (size_t i = 0; i < tables.size(); ++i) {
-    if (!tables[i].error.empty()) {
-      violations.push_back("reading " + verifies[i].where + ": " + tables[i].error);
-      continue;
-    }
-    if (!runs.empty() && tables[i].server == runs.front()) old_table = &tables[i];
-    if (!runs.empty() && tables[i].server == runs.back()) new_table = &tables[i];
-  }
-  if (handovers == 1 && !verifies.empty() &&
-      !(old_table && new_table && old_table->own.count(runs.front()) &&
-        new_table->own.count(runs.back())))
-    violations.push_back("the old and new primaries' own rows could not both be read");
-  if (handovers == 1 && old_table && new_table && old_table->own.count(runs.front()) &&
-      new_table->own.count(runs.back())) {
-    long long old_last = std::stoll(old_table->own.at(runs.front()).second);
-    long long new_first = std::stoll(new_table->own.at(runs.back()).first);
-    std::printf("observer: last row %s inserted itself %.1f ms before the first of %s\n",
-                runs.front().c_str(), (new_first - old_last) / 1000.0, runs.back().c_str());
-    if (old_last >= new_first)
-      violations.push_back(runs.front() + " inserted a row " +
-                           Fmt((old_last - new_first) / 1000.0) + " ms after " + runs.back() +
-                           " inserted its first");
-  }
-  if (new_table) {
-    int missing = 0;
-    for (const Write* w : acked) missing += new_table->seqs.count(w->seq) == 0;
-    figures += " lost=" + std::to_string(missing);
-    if (sync && missing)
-      violations.push_back(std::to_string(missing) +
-                           " acknowledged writes missing from the new primary " + runs.back() +
-                           " under synchronous replication");
-  } else if (sync || !verifies.empty()) {
-    violations.push_back("the new primary's table could not be read: nothing verified");
-  }
+  if (mark) figures += Figures(seq, *mark, stopped);
+  figures += " new=" + (seq.acked.empty() ? std::string("none") : seq.acked.back()->server);
+  figures += " acked=" + std::to_string(seq.acked.size()) +
+             " handovers=" + std::to_string(seq.handovers());
+  figures += JudgeTables(seq, verifies, sync, violations);
 
   std::printf("%s\n", figures.c_str());
   for (const std::string& v : violations) std::printf("observer: VIOLATION: %s\n", v.c_str());

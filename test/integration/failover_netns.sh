@@ -24,7 +24,7 @@ fi
 export KW_BUILD=${KW_BUILD:-build}
 cd "$(dirname "$0")/../.."
 . test/lab/lab.sh
-[ -x "$KW_BUILD/kw-observer" ] || make -s "$KW_BUILD/kw-observer" >/dev/null ||
+[ -x "$KW_BUILD/kw-observer" ] || make -s BUILD="$KW_BUILD" "$KW_BUILD/kw-observer" >/dev/null ||
   { echo "FAIL: cannot build kw-observer"; exit 1; }
 export LAB_TIMINGS=fast
 trap 'lab_down' EXIT

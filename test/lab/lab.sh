@@ -261,9 +261,11 @@ CONF
   lab_pg_start postgresql2
 }
 
-lab_pg_start() {
-  lab_exec "$1" runuser -u postgres -- "$LAB_PGBIN/pg_ctl" -D "$LAB/$(lab_node "$1")/pg/data" \
-    -l "$LAB/$(lab_node "$1")/pg/log" -w -t 60 start >/dev/null
+lab_pg_start() {  # pg_ctl's notice about a stale postmaster.pid (after kill -9) is kept quiet
+  local d
+  d=$LAB/$(lab_node "$1")/pg
+  lab_exec "$1" runuser -u postgres -- "$LAB_PGBIN/pg_ctl" -D "$d/data" -l "$d/log" -w -t 60 \
+    start >/dev/null 2>"$d/pg_ctl.err" || { cat "$d/pg_ctl.err" >&2; return 1; }
 }
 lab_pg_pid() {  # the running postmaster's pid, or nothing
   local f=$LAB/$(lab_node "$1")/pg/data/postmaster.pid pid
@@ -286,11 +288,13 @@ lab_start_node() {
     ip netns exec "$(lab_ns "$n")" setsid haproxy -db -f "$d/haproxy.cfg" >>"$d/haproxy.log" 2>&1 \
       </dev/null &
     echo $! >"$d/haproxy.pid"
+    disown $!  # lab_down ends it (no "Killed" notice from this shell)
   fi
   if ! lab_alive "$d/agent.pid"; then
     ip netns exec "$(lab_ns "$n")" setsid "$LAB_BUILD/keepwatchd" -c "$d/keepwatch.ini" \
       >>"$d/agent.log" 2>&1 </dev/null &
     echo $! >"$d/agent.pid"
+    disown $!
   fi
 }
 lab_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
