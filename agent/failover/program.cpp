@@ -174,7 +174,8 @@ ProgramOutcome RunProgram(const Program& p, TimePoint deadline) {
     if (r.exit_code != 0)
       r.status = Status::Error(label + " exited with " + std::to_string(r.exit_code) + said);
   } else {
-    r.status = Status::Error(label + " killed by signal " + std::to_string(WTERMSIG(status)) + said);
+    r.status =
+        Status::Error(label + " killed by signal " + std::to_string(WTERMSIG(status)) + said);
   }
   return r;
 }

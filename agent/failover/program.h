@@ -31,11 +31,11 @@ struct RunAs {
 Result<RunAs> RunAsOwnerOf(const std::string& path);
 
 struct Program {
-  std::vector<std::string> argv;   // argv[0] is a path
-  std::string label;               // how messages name it; empty: argv[0]
-  std::vector<std::string> env;    // "NAME=value" set on top of the agent's environment
-  std::optional<RunAs> run_as;     // empty: as the agent itself
-  std::string dir;                 // working directory; empty: the agent's
+  std::vector<std::string> argv;  // argv[0] is a path
+  std::string label;              // how messages name it; empty: argv[0]
+  std::vector<std::string> env;   // "NAME=value" set on top of the agent's environment
+  std::optional<RunAs> run_as;    // empty: as the agent itself
+  std::string dir;                // working directory; empty: the agent's
 };
 
 struct ProgramOutcome {

@@ -210,6 +210,10 @@ TEST_CASE("pg actuator: rejoin rewinds a diverged old primary, then one that cra
   REQUIRE(act_a->Promote(In(seconds(30))).ok());
   REQUIRE(b.Sql("INSERT INTO t VALUES ('lost in the crash')").ok());
   REQUIRE(b.Kill().ok());
+  std::string control;
+  REQUIRE(RunCommand({"/usr/lib/postgresql/15/bin/pg_controldata", b.data_dir()}, &control) == 0);
+  CHECK(control.find("Database cluster state:               in production") !=
+        std::string::npos);  // a crash: crash recovery is due before pg_rewind
   Status crashed = act_b->Rejoin(At(a), In(seconds(60)));
   INFO(crashed.message());
   REQUIRE(crashed.ok());
