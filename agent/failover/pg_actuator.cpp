@@ -280,6 +280,8 @@ class LibpqActuator final : public PgActuator {
 
   Status Rewind(const HostPort& primary, TimePoint deadline) {
     if (Status s = Prepare(deadline); !s.ok()) return s;
+    // Asked again (auto_rejoin retries, an operator's second try): nothing to do.
+    if (!NotFollowing(primary, deadline)) return Status::Ok();
     const Layout& l = *layout_;
     // Everything pg_rewind will demand is checked before the server is touched.
     ProgramOutcome pc = Tool("pg_controldata", {l.data_dir}, deadline);
@@ -362,29 +364,30 @@ class LibpqActuator final : public PgActuator {
     return Status::Ok();
   }
 
+  // Why the local server does not (yet) stream from `primary`, or nullopt when it does.
+  std::optional<std::string> NotFollowing(const HostPort& primary, TimePoint deadline) const {
+    PgReply r = conn_->QueryRow(
+        "SELECT pg_is_in_recovery() AS recovery, w.status, w.sender_host, w.sender_port "
+        "FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver w ON true",
+        deadline);
+    if (!r.ok()) return r.message;
+    if (r.row["recovery"] != "t") return "not in recovery";
+    if (r.row["status"] == "streaming" && r.row["sender_host"] == primary.host &&
+        r.row["sender_port"] == std::to_string(primary.port))
+      return std::nullopt;
+    return "WAL receiver " + (r.row.count("status") ? r.row["status"] : "not running") +
+           (r.row.count("sender_host")
+                ? " from " + r.row["sender_host"] + ":" + r.row["sender_port"]
+                : "");
+  }
+
   Status WaitStreaming(const HostPort& primary, TimePoint deadline) const {
-    std::string seen;
     for (;;) {
-      PgReply r = conn_->QueryRow(
-          "SELECT pg_is_in_recovery() AS recovery, w.status, w.sender_host, w.sender_port "
-          "FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver w ON true",
-          deadline);
-      if (!r.ok()) {
-        seen = r.message;
-      } else if (r.row["recovery"] != "t") {
-        seen = "not in recovery";
-      } else if (r.row["status"] == "streaming" && r.row["sender_host"] == primary.host &&
-                 r.row["sender_port"] == std::to_string(primary.port)) {
-        return Status::Ok();
-      } else {
-        seen = "WAL receiver " + (r.row.count("status") ? r.row["status"] : "not running") +
-               (r.row.count("sender_host")
-                    ? " from " + r.row["sender_host"] + ":" + r.row["sender_port"]
-                    : "");
-      }
+      std::optional<std::string> why = NotFollowing(primary, deadline);
+      if (!why) return Status::Ok();
       if (SteadyClock::now() + milliseconds(100) >= deadline)
         return Status::Error("PostgreSQL started but does not stream from " + primary.ToString() +
-                             " in time: " + seen);
+                             " in time: " + *why);
       std::this_thread::sleep_for(milliseconds(100));
     }
   }

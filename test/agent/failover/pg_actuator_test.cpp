@@ -201,6 +201,9 @@ TEST_CASE("pg actuator: rejoin rewinds a diverged old primary, then one that cra
   INFO(rejoined.message());
   REQUIRE(rejoined.ok());
   CheckFollows(a, b);
+  pid_t follower = a.PostmasterPid();
+  CHECK(act_a->Rejoin(At(b), In(seconds(20))).ok());  // a second time: nothing to do
+  CHECK(a.PostmasterPid() == follower);
   REQUIRE(b.Sql("INSERT INTO t VALUES ('after')").ok());
   CHECK(WaitFor([&] { return Answers(a, "SELECT count(*) FROM t WHERE x = 'after'", "1"); },
                 seconds(10)));
