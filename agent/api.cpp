@@ -1,8 +1,11 @@
 #include "agent/api.h"
 
+#include <sodium.h>
+
 #include <cstdio>
 #include <ctime>
 
+#include "agent/gossip/crypto.h"
 #include "agent/json.h"
 #include "agent/ui.h"
 #include "agent/units.h"
@@ -115,6 +118,22 @@ Answer Readiness(const Snapshot& snap) {
 }
 
 }  // namespace
+
+Answer HandleAdmin(const ApiSources& src, std::string_view method, std::string_view path,
+                   const Query& query, const AdminCaller& caller) {
+  if (method != "POST") return Error(405, "method not allowed (POST)");
+  if (!src.admin_token || !src.admin)
+    return Error(403, "operator commands are disabled: set [agent] admin_token_file");
+  if (!caller.loopback && !src.admin_remote)
+    return Error(403, "operator commands are only taken from this host (see admin_remote)");
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string_view auth = caller.authorization;
+  auto token = auth.rfind(kBearer, 0) == 0 ? gossip::ParseKeyHex(auth.substr(kBearer.size()))
+                                           : Result<gossip::Key>(Status::Error("no token"));
+  if (!token.ok() || sodium_memcmp(token->data(), src.admin_token->data(), token->size()) != 0)
+    return Error(401, "a valid admin token is needed (Authorization: Bearer TOKEN)");
+  return src.admin(path.substr(std::string_view("/admin/").size()), query);
+}
 
 Answer HandleRequest(const ApiSources& src, std::string_view method, std::string_view path,
                      const Query& query) {

@@ -3,6 +3,8 @@
 // decision about status codes and bodies is made here, reading published state only.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -30,7 +32,26 @@ struct ApiSources {
   std::vector<std::function<void(std::string&)>> metrics;
   // Adds fields to the /status object (the writer is inside it, before its end).
   std::vector<std::function<void(class JsonWriter&)>> status;
+  // Operator commands (POST /admin/NAME).  Disabled while no token is set; callers other
+  // than loopback are refused unless admin_remote.  `admin` carries out an authenticated
+  // command ("switchover", "failover", "pause", "resume", "rejoin") and answers it.
+  std::optional<std::array<uint8_t, 32>> admin_token;
+  bool admin_remote = false;
+  std::function<Answer(std::string_view command, const Query& query)> admin;
 };
+
+// Who sent an /admin request.
+struct AdminCaller {
+  std::string_view authorization;  // the Authorization header ("Bearer <64 hex>"), or empty
+  bool loopback = false;           // from 127.0.0.0/8 or ::1
+};
+
+inline bool IsAdminPath(std::string_view path) { return path.rfind("/admin/", 0) == 0; }
+
+// POST only (405 otherwise); 403 while disabled or from the network without
+// admin_remote; 401 without the right token; then src.admin's answer.
+Answer HandleAdmin(const ApiSources& src, std::string_view method, std::string_view path,
+                   const Query& query, const AdminCaller& caller);
 
 // method: "GET", "HEAD", "OPTIONS", anything else → 405.  Unknown path → 404.
 Answer HandleRequest(const ApiSources& src, std::string_view method, std::string_view path,

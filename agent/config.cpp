@@ -345,6 +345,8 @@ void ReadAgent(const RawSection& sec, AgentConfig& a, Diagnostics& diag) {
       static_cast<int>(r.Int("max_connections_per_ip", a.max_connections_per_ip, 1, 100000));
   a.connection_timeout = r.Dur("connection_timeout", a.connection_timeout);
   a.track_dir = r.String("track_dir", a.track_dir);
+  a.admin_token_file = r.String("admin_token_file", a.admin_token_file);
+  a.admin_remote = r.Bool("admin_remote", a.admin_remote);
   r.Finish();
 }
 

@@ -110,6 +110,8 @@ struct AgentConfig {
   int max_connections_per_ip = 64;
   Duration connection_timeout = seconds(5);  // idle/slow client timeout
   std::string track_dir;                     // keepalived track files; empty = none
+  std::string admin_token_file;              // operator commands' token; empty = commands disabled
+  bool admin_remote = false;                 // take operator commands from other hosts too
 };
 
 struct CheckConfig {

@@ -158,6 +158,18 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
       AppendFailoverMetrics(out, failover->service().View(), clock.Now());
     });
   }
+  if (!cfg.agent.admin_token_file.empty()) {
+    auto token = gossip::LoadKeyFile(cfg.agent.admin_token_file);
+    if (!token.ok()) {
+      log.Log(LogLevel::kError, "admin_token_file: " + token.status().message());
+      return 1;
+    }
+    src.admin_token = *token;
+    src.admin_remote = cfg.agent.admin_remote;
+    src.admin = [&](std::string_view command, const Query& query) {
+      return AnswerCommand(failover ? &failover->service() : nullptr, command, query);
+    };
+  }
   // What this node tells the others: its checks and PostgreSQL, and its failover term.
   auto publish_state = [&] {
     if (!members) return;
@@ -166,6 +178,8 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
       FailoverView v = failover->service().View();
       s.term = v.term;
       s.leader = v.leader;
+      s.paused = v.paused;
+      s.pause_version = v.pause_version;
     }
     members->SetLocalState(s);
   };

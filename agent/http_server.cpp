@@ -1,6 +1,8 @@
 #include "agent/http_server.h"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 
 #include <cstring>
 
@@ -19,6 +21,23 @@ MHD_Result CollectQuery(void* cls, MHD_ValueKind, const char* key, const char* v
 
 // A marker for "headers seen, waiting for the end of the request body".
 char kBodyPending;
+
+bool FromLoopback(MHD_Connection* conn) {
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!info || !info->client_addr) return false;
+  const sockaddr* sa = info->client_addr;
+  if (sa->sa_family == AF_INET) {
+    uint32_t a = ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr);
+    return (a >> 24) == 127;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&a)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -44,8 +63,14 @@ int HttpServer::Respond(MHD_Connection* conn, const char* url, const char* metho
   Query query;
   MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, CollectQuery, &query);
   Answer a;
+  bool admin = IsAdminPath(url);
   try {
-    a = HandleRequest(*src_, method, url, query);
+    if (admin) {
+      const char* auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+      a = HandleAdmin(*src_, method, url, query, AdminCaller{auth ? auth : "", FromLoopback(conn)});
+    } else {
+      a = HandleRequest(*src_, method, url, query);
+    }
   } catch (const std::exception& e) {  // nothing may cross into C; a bug is a 500
     a = Answer{500, std::string("{\"error\":\"internal error\"}")};
   }
@@ -55,7 +80,8 @@ int HttpServer::Respond(MHD_Connection* conn, const char* url, const char* metho
   if (!resp) return 0;
   MHD_add_response_header(resp, "Content-Type", a.content_type.c_str());
   MHD_add_response_header(resp, "Cache-Control", "no-store");
-  if (a.status == 405 || no_body) MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");
+  if (a.status == 405 || no_body)
+    MHD_add_response_header(resp, "Allow", admin ? "POST" : "GET, HEAD, OPTIONS");
   MHD_Result r = MHD_queue_response(conn, static_cast<unsigned>(a.status), resp);
   MHD_destroy_response(resp);
   by_class_[a.status / 100 % 6].fetch_add(1, std::memory_order_relaxed);

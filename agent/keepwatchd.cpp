@@ -62,6 +62,14 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  if (!cfg.agent.admin_token_file.empty()) {
+    auto token = kw::gossip::LoadKeyFile(cfg.agent.admin_token_file);
+    if (!token.ok()) {
+      std::fprintf(stderr, "%s: admin_token_file: %s; not starting\n", path.c_str(),
+                   token.status().message().c_str());
+      return 1;
+    }
+  }
   if (check_only) {
     std::printf("%s: OK (%zu checks)\n", path.c_str(), cfg.checks.size());
     return 0;

@@ -1,7 +1,10 @@
 #include "agent/cli/client.h"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <optional>
+#include <thread>
 
 #include "agent/gossip/crypto.h"
 #include "agent/http_client.h"
@@ -22,10 +25,17 @@ const char* kUsage =
     "               2 when the agent cannot be reached\n"
     "  status       a table of the agent's checks\n"
     "  members      a table of the gossip members as the agent sees them\n"
-    "  keygen       print a new cluster key (64 hex characters) for [cluster] key_file:\n"
-    "               keepwatch keygen > /etc/keepwatch/cluster.key; chmod 600 it\n"
+    "  keygen       print a new key (64 hex characters) for [cluster] key_file or\n"
+    "               [agent] admin_token_file: keepwatch keygen > FILE; chmod 600 FILE\n"
     "  version      print the client's version\n"
-    "defaults: --url http://127.0.0.1:9201 --timeout 1s\n";
+    "operator commands (with the token of [agent] admin_token_file; they wait --wait for\n"
+    "the outcome; 0 done, 1 refused or not done in time, 2 agent unreachable):\n"
+    "  switchover --to NODE  planned: the primary fences, NODE catches up and is promoted\n"
+    "  failover --to NODE    NODE stands for election now (the voters' rules still apply)\n"
+    "  pause | resume        stop / restart automatic failover cluster-wide\n"
+    "  rejoin                make this node's former primary a replica of the leader\n"
+    "defaults: --url http://127.0.0.1:9201 --timeout 1s --wait 60s\n"
+    "          --token-file /etc/keepwatch/admin.token\n";
 
 // GET base+path; an unreachable agent or bad URL prints why and yields nullopt.
 std::optional<HttpResponse> Get(const ClientOptions& o, const std::string& path, FILE* err) {
@@ -43,6 +53,19 @@ std::optional<HttpResponse> Get(const ClientOptions& o, const std::string& path,
     return std::nullopt;
   }
   return std::move(resp.value());
+}
+
+// GET base+path as JSON; nullopt (with why on err) unless a 200 with a JSON body.
+std::optional<Json> GetJson(const ClientOptions& o, const std::string& path, FILE* err) {
+  auto resp = Get(o, path, err);
+  if (!resp) return std::nullopt;
+  auto j = ParseJson(resp->body);
+  if (resp->status != 200 || !j.ok()) {
+    std::fprintf(err, "keepwatch: unexpected answer from %s%s (HTTP %d)\n", o.url.c_str(),
+                 path.c_str(), resp->status);
+    return std::nullopt;
+  }
+  return std::move(j.value());
 }
 
 bool IsRoleName(const std::string& n) {
@@ -145,6 +168,78 @@ int CmdMembers(const ClientOptions& o, FILE* out, FILE* err) {
   return kOk;
 }
 
+int CmdAdmin(const ClientOptions& o, const std::string& command, const std::string& target,
+             FILE* out, FILE* err) {
+  auto token = gossip::LoadKeyFile(o.token_file);
+  if (!token.ok()) {
+    std::fprintf(err, "keepwatch: token: %s\n", token.status().message().c_str());
+    return kUnreachable;
+  }
+  auto before = GetJson(o, "/status", err);
+  if (!before) return kUnreachable;
+  uint64_t term0 = static_cast<uint64_t>((*before)["failover"]["term"].num);
+  auto url = ParseUrl(o.url);
+  if (!url.ok()) {
+    std::fprintf(err, "keepwatch: %s\n", url.status().message().c_str());
+    return kUnreachable;
+  }
+  HttpRequest req;
+  req.method = "POST";
+  req.path = (url->path == "/" ? "" : url->path) + "/admin/" + command +
+             (target.empty() ? "" : "?to=" + target);
+  char hex[2 * gossip::Key().size() + 1];
+  sodium_bin2hex(hex, sizeof hex, token->data(), token->size());
+  req.headers.emplace_back("Authorization", std::string("Bearer ") + hex);
+  sodium_memzero(hex, sizeof hex);
+  auto resp = HttpCall(url->host, req, SteadyClock::now() + o.timeout);
+  if (!resp.ok()) {
+    std::fprintf(err, "keepwatch: %s: %s\n", o.url.c_str(), resp.status().message().c_str());
+    return kUnreachable;
+  }
+  if (resp->status != 202) {
+    auto j = ParseJson(resp->body);
+    std::fprintf(err, "keepwatch: %s refused (HTTP %d): %s\n", command.c_str(), resp->status,
+                 j.ok() ? (*j)["error"].str.c_str() : resp->body.c_str());
+    return resp->status == 401 || resp->status == 403 || resp->status == 409 ? kNo : kUnreachable;
+  }
+  // The outcome, as this agent's /status and /cluster come to show it.
+  auto done = [&](const Json& status, std::string* why) -> bool {
+    const Json& f = status["failover"];
+    if (command == "pause" || command == "resume") return f["paused"].b == (command == "pause");
+    if (command == "rejoin") {
+      *why = f["last_rejoin"].str;
+      return !f["needs_rejoin"].b && !f["rejoining"].b;
+    }
+    if (f["leader"].str != target || f["term"].num <= static_cast<double>(term0)) return false;
+    if (target == (*before)["node"].str) return f["lease"].b;
+    auto cluster = GetJson(o, "/cluster", err);
+    if (!cluster) return false;
+    for (const Json& m : (*cluster)["members"].arr)
+      if (m["name"].str == target) return m["state"]["role"].str == "primary";
+    return false;
+  };
+  TimePoint deadline = SteadyClock::now() + o.wait;
+  std::string why;
+  std::optional<Json> last;
+  while (SteadyClock::now() < deadline) {
+    last = GetJson(o, "/status", err);
+    if (last && done(*last, &why)) {
+      if (command == "rejoin" && why.rfind("rejoin failed", 0) == 0) break;
+      std::fprintf(out, "%s%s%s: done%s%s\n", command.c_str(), target.empty() ? "" : " to ",
+                   target.c_str(), why.empty() ? "" : ": ", why.c_str());
+      return kOk;
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  std::fprintf(err, "keepwatch: %s%s%s: not done within %s%s%s; the agent's latest decisions:\n",
+               command.c_str(), target.empty() ? "" : " to ", target.c_str(),
+               FormatDuration(o.wait).c_str(), why.empty() ? "" : ": ", why.c_str());
+  if (last)
+    for (const Json& d : (*last)["failover"]["decisions"].arr)
+      std::fprintf(err, "  %s\n", d.str.c_str());
+  return kNo;
+}
+
 int RunClient(const std::vector<std::string>& args, FILE* out, FILE* err) {
   ClientOptions o;
   size_t i = 0;
@@ -159,6 +254,15 @@ int RunClient(const std::vector<std::string>& args, FILE* out, FILE* err) {
         return kUnreachable;
       }
       o.timeout = *d;
+    } else if (a == "--token-file" && i + 1 < args.size()) {
+      o.token_file = args[++i];
+    } else if (a == "--wait" && i + 1 < args.size()) {
+      auto d = ParseDuration(args[++i]);
+      if (!d.ok()) {
+        std::fprintf(err, "keepwatch: --wait: %s\n", d.status().message().c_str());
+        return kUnreachable;
+      }
+      o.wait = *d;
     } else if (a == "-q" || a == "--quiet") {
       o.quiet = true;
     } else if (a == "-h" || a == "--help") {
@@ -177,6 +281,10 @@ int RunClient(const std::vector<std::string>& args, FILE* out, FILE* err) {
   if (cmd == "check" && rest == 1) return CmdCheck(o, args[i + 1], out, err);
   if (cmd == "status" && rest == 0) return CmdStatus(o, out, err);
   if (cmd == "members" && rest == 0) return CmdMembers(o, out, err);
+  if ((cmd == "switchover" || cmd == "failover") && rest == 2 && args[i + 1] == "--to")
+    return CmdAdmin(o, cmd, args[i + 2], out, err);
+  if ((cmd == "pause" || cmd == "resume" || cmd == "rejoin") && rest == 0)
+    return CmdAdmin(o, cmd, "", out, err);
   if (cmd == "keygen" && rest == 0) {
     std::fprintf(out, "%s\n", gossip::GenerateKeyHex().c_str());
     return kOk;

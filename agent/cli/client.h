@@ -17,6 +17,8 @@ struct ClientOptions {
   std::string url = "http://127.0.0.1:9201";
   Duration timeout = seconds(1);
   bool quiet = false;
+  std::string token_file = "/etc/keepwatch/admin.token";  // operator commands
+  Duration wait = seconds(60);  // how long an operator command waits for its outcome
 };
 
 // Parses argv (without argv[0]) and runs the command.
@@ -26,5 +28,11 @@ int CmdCheck(const ClientOptions& o, const std::string& name, FILE* out, FILE* e
 int CmdStatus(const ClientOptions& o, FILE* out, FILE* err);
 // GET /cluster as a table: member, state, incarnation, last heard, role, LSN, checks.
 int CmdMembers(const ClientOptions& o, FILE* out, FILE* err);
+// Operator commands: POST /admin/COMMAND with the token, then wait (o.wait) until the
+// outcome shows in /status and /cluster: `target` leads a higher term with a primary
+// (switchover, failover), the pause register says so (pause, resume), the local
+// PostgreSQL follows the leader (rejoin).
+int CmdAdmin(const ClientOptions& o, const std::string& command, const std::string& target,
+             FILE* out, FILE* err);
 
 }  // namespace kw

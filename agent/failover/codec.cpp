@@ -3,7 +3,7 @@
 namespace kw {
 namespace {
 
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
 constexpr size_t kMaxReason = 200;
 
 void PutU64(std::string& out, uint64_t v) {
@@ -58,6 +58,7 @@ std::string EncodeFailover(const FailoverMsg& m) {
   PutU64(out, m.lsn);
   out += static_cast<char>((m.granted ? 1 : 0) | (m.primary ? 2 : 0));
   PutStr(out, m.reason.substr(0, kMaxReason));
+  PutStr(out, m.target);
   return out;
 }
 
@@ -69,11 +70,11 @@ Result<FailoverMsg> DecodeFailover(std::string_view bytes) {
   if (version != kVersion)
     return Status::Error("failover message: unknown version " + std::to_string(version));
   if (!r.U8(&type) || !r.U64(&m.term) || !r.Str(&m.from) || !r.U64(&m.seq) || !r.U64(&m.timeline) ||
-      !r.U64(&m.lsn) || !r.U8(&flags) || !r.Str(&m.reason))
+      !r.U64(&m.lsn) || !r.U8(&flags) || !r.Str(&m.reason) || !r.Str(&m.target))
     return Status::Error("failover message: truncated");
   if (!r.done()) return Status::Error("failover message: trailing bytes");
   if (type < static_cast<uint8_t>(MsgType::kVoteRequest) ||
-      type > static_cast<uint8_t>(MsgType::kStepDown))
+      type > static_cast<uint8_t>(MsgType::kStand))
     return Status::Error("failover message: unknown type " + std::to_string(type));
   if (flags > 3) return Status::Error("failover message: unknown flags");
   if (m.from.empty()) return Status::Error("failover message: no sender");

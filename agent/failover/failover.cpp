@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include "agent/units.h"
 
@@ -122,6 +123,7 @@ bool Failover::ShouldStandForElection(TimePoint now, const World& w, std::string
     return true;
   }
   if (w.pg.receiver_streaming) return false;  // the primary still sends us WAL
+  if (state_.paused) return false;            // an operator's failover --to only
   // A replica stands only when the primary it knew is known to be gone: declared dead
   // by gossip, or alive with its PostgreSQL down.  Suspicion alone is not enough, and a
   // cluster where no primary was ever known needs an operator.
@@ -185,13 +187,18 @@ std::string Failover::VoteRefusal(TimePoint now, const FailoverMsg& m, const Wor
     return "I lead term " + std::to_string(state_.term) + " with a valid lease";
   if (granted_until_ > now && granted_to_ != c)
     return "lease granted to " + granted_to_ + " runs " + Ms(granted_until_ - now) + " more";
-  // Someone else still looks like a healthy primary from here.
+  // Someone else still looks like a healthy primary from here.  A primary fenced read-only,
+  // or a leader that stepped down (fenced first) in this term, is not: the lease, not
+  // this rule, keeps terms apart; gossip may still report the old state for a moment.
+  bool released = !released_by_.empty() && m.term == released_term_ + 1;
   for (const Peer& p : w.peers)
-    if (p.name != c && p.alive && p.pg_up && p.pg_primary && p.timeline >= m.timeline)
-      return p.name + " is alive and its PostgreSQL is a primary";
-  if (c != cfg_.self && w.pg.up && !w.pg.in_recovery && cfg_.Priority(cfg_.self) > 0 &&
+    if (p.name != c && p.alive && p.pg_primary && p.pg_writable && p.timeline >= m.timeline &&
+        !(released && p.name == released_by_))
+      return p.name + " is alive and its PostgreSQL is a writable primary";
+  if (c != cfg_.self && w.pg.up && !w.pg.in_recovery && w.pg.writable &&
+      !(released && released_by_ == cfg_.self) && cfg_.Priority(cfg_.self) > 0 &&
       w.pg.timeline >= m.timeline)
-    return "my own PostgreSQL is a primary";
+    return "my own PostgreSQL is a writable primary";
   // A replica candidate must be at least as far ahead as every replica we know, ties
   // broken by priority, then name.  (A primary's replicas cannot be ahead of it on its
   // timeline; the positions gossip reports lag the one in its request.)
@@ -207,12 +214,15 @@ std::string Failover::VoteRefusal(TimePoint now, const FailoverMsg& m, const Wor
     return "";
   };
   for (const Peer& p : w.peers) {
-    // Members that may never be promoted (priority 0, or no PostgreSQL) do not compete.
+    // Members that may never be promoted (priority 0, or no PostgreSQL) do not compete,
+    // nor does the leader that stepped down for this election.
     if (p.name == c || !p.alive || !p.pg_up || cfg_.Priority(p.name) <= 0) continue;
+    if (released && p.name == released_by_) continue;
     std::string r = better(p.name, p.timeline, p.lsn);
     if (!r.empty()) return r;
   }
-  if (c != cfg_.self && w.pg.up && cfg_.Priority(cfg_.self) > 0) {
+  if (c != cfg_.self && w.pg.up && cfg_.Priority(cfg_.self) > 0 &&
+      !(released && released_by_ == cfg_.self)) {
     std::string r = better(cfg_.self, w.pg.timeline, w.pg.lsn);
     if (!r.empty()) return r;
   }
@@ -354,11 +364,182 @@ Actions Failover::Receive(TimePoint now, const FailoverMsg& m, const World& w) {
     case MsgType::kStepDown:
       if (m.term == state_.term && state_.leader == m.from) {
         granted_until_ = now;  // the leader has fenced itself: no need to wait
+        released_by_ = m.from;
+        released_term_ = m.term;
         a.log.push_back("term " + std::to_string(m.term) + ": " + m.from + " stepped down");
       }
       break;
+    case MsgType::kSwitchover:
+      if (role_ == Role::kLeader) a = Switchover(now, m.target, w);
+      break;
+    case MsgType::kHandoff:
+      OnHandoff(now, m, w, a);
+      break;
+    case MsgType::kStand:
+      if (m.target == cfg_.self) a = Stand(now, m.target, w);
+      break;
   }
   return a;
+}
+
+Actions Failover::Switchover(TimePoint now, const std::string& to, const World& w) {
+  Actions a;
+  std::string t = std::to_string(state_.term);
+  if (role_ != Role::kLeader) {
+    if (state_.leader.empty() || state_.leader == cfg_.self) {
+      a.log.push_back("term " + t + ": switchover to " + to + " refused: no leader to hand over");
+      return a;
+    }
+    FailoverMsg m = Msg(MsgType::kSwitchover, state_.term, cfg_.self);
+    m.target = to;
+    a.send.emplace_back(state_.leader, m);
+    a.log.push_back("term " + t + ": switchover to " + to + " passed on to the leader " +
+                    state_.leader);
+    return a;
+  }
+  const Peer* p = w.Find(to);
+  std::string refusal;
+  if (to == cfg_.self)
+    refusal = "it already leads";
+  else if (cfg_.Priority(to) <= 0)
+    refusal = "it has priority 0";
+  else if (!p || !p->alive)
+    refusal = "it is not alive";
+  else if (!p->pg_up || p->pg_primary)
+    refusal = "its PostgreSQL is not a running replica";
+  else if (!had_lease_ || now >= lease_until_)
+    refusal = "this leader holds no lease";
+  if (!refusal.empty()) {
+    a.log.push_back("term " + t + ": switchover to " + to + " refused: " + refusal);
+    return a;
+  }
+  // Stop serving and fence now; the voters are released and the target told to stand
+  // only once the fence is done (HandoffReady), so no write can land after the target
+  // starts catching up.  Should the target not win, this node stands again later.
+  LoseLeadership(now, w, "switchover to " + to, a);
+  if (!a.fence) {  // already fenced: the fence action will not run again
+    a.fence = true;
+    fenced_ = true;
+  }
+  handoff_to_ = to;
+  handoff_term_ = state_.term;
+  a.handoff_to = to;
+  election_deadline_ = now + cfg_.lease + cfg_.election_timeout;
+  return a;
+}
+
+Actions Failover::HandoffReady(TimePoint now, bool fenced_ok, uint64_t lsn) {
+  Actions a;
+  std::string to = std::exchange(handoff_to_, "");
+  if (to.empty() || handoff_term_ != state_.term || role_ == Role::kLeader) return a;
+  std::string t = std::to_string(state_.term);
+  if (!fenced_ok) {
+    a.log.push_back("term " + t + ": switchover to " + to +
+                    " abandoned: the fence failed; standing again after the lease");
+    return a;
+  }
+  FailoverMsg release = Msg(MsgType::kStepDown, state_.term, cfg_.self);
+  for (const std::string& v : cfg_.voters)
+    if (v != cfg_.self) a.send.emplace_back(v, release);
+  if (cfg_.IsVoter(cfg_.self)) granted_until_ = now;
+  released_by_ = cfg_.self;
+  released_term_ = state_.term;
+  FailoverMsg h = Msg(MsgType::kHandoff, state_.term, cfg_.self);
+  h.target = to;
+  h.lsn = lsn;
+  a.send.emplace_back(to, h);
+  a.log.push_back("term " + t + ": fenced at lsn " + std::to_string(lsn) + "; handing over to " +
+                  to);
+  return a;
+}
+
+void Failover::OnHandoff(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
+  if (m.target != cfg_.self || m.term != state_.term || m.from != state_.leader) return;
+  if (cfg_.Priority(cfg_.self) <= 0 || !w.pg.up || !w.pg.in_recovery) return;
+  handoff_from_ = m.from;
+  handoff_lsn_ = m.lsn;
+  handoff_until_ = now + cfg_.lease;
+  a.log.push_back("term " + std::to_string(m.term) + ": " + m.from +
+                  " hands over; standing once the WAL reaches lsn " + std::to_string(m.lsn));
+  TickHandoff(now, w, a);
+}
+
+void Failover::TickHandoff(TimePoint now, const World& w, Actions& a) {
+  if (handoff_from_.empty() || role_ != Role::kFollower) return;
+  if (now >= handoff_until_) {
+    a.log.push_back("term " + std::to_string(state_.term) + ": switchover from " + handoff_from_ +
+                    " abandoned: the WAL did not reach lsn " + std::to_string(handoff_lsn_) +
+                    " (at " + std::to_string(w.pg.lsn) + ")");
+    handoff_from_.clear();
+    return;
+  }
+  if (!w.pg.up || !w.pg.in_recovery || w.pg.lsn < handoff_lsn_) return;
+  std::string from = std::exchange(handoff_from_, "");
+  StartElection(
+      now, w, "switchover from " + from + ", caught up to lsn " + std::to_string(handoff_lsn_), a);
+}
+
+Actions Failover::Stand(TimePoint now, const std::string& to, const World& w) {
+  Actions a;
+  std::string t = std::to_string(state_.term);
+  if (to != cfg_.self) {
+    FailoverMsg m = Msg(MsgType::kStand, state_.term, cfg_.self);
+    m.target = to;
+    a.send.emplace_back(to, m);
+    a.log.push_back("term " + t + ": failover to " + to + " passed on to it");
+    return a;
+  }
+  std::string refusal;
+  if (role_ == Role::kLeader)
+    refusal = "this node already leads";
+  else if (cfg_.Priority(cfg_.self) <= 0)
+    refusal = "this node has priority 0";
+  else if (!w.pg.up)
+    refusal = "the local PostgreSQL is down";
+  else if (needs_rejoin_)
+    refusal = "this node is a former primary and needs a rejoin";
+  if (!refusal.empty()) {
+    a.log.push_back("term " + t + ": failover to " + to + " refused: " + refusal);
+    return a;
+  }
+  term_known_ = true;  // the operator vouches for it
+  StartElection(now, w, "operator: failover --to " + to, a);
+  return a;
+}
+
+Actions Failover::Pause(bool paused, const World& w) {
+  Actions a;
+  uint64_t v = state_.pause_version;
+  for (const Peer& p : w.peers) v = std::max(v, p.pause_version);
+  state_.pause_version = v + 1;
+  state_.paused = paused;
+  a.durable = state_;
+  a.log.push_back(paused ? "failover paused by an operator: no automatic election or rejoin"
+                         : "failover resumed by an operator");
+  return a;
+}
+
+Actions Failover::Rejoin(TimePoint now, const World& w) {
+  Actions a;
+  if (!needs_rejoin_) {
+    a.log.push_back("rejoin refused: the local PostgreSQL is not a former primary");
+    return a;
+  }
+  next_rejoin_ = TimePoint{};
+  AskRejoin(now, w, a);
+  if (!a.rejoin)
+    a.log.push_back("rejoin refused: the leader " + state_.leader +
+                    " is not alive with a writable primary");
+  return a;
+}
+
+// A former primary rejoins the leader once that one really is a primary to follow.
+void Failover::AskRejoin(TimePoint now, const World& w, Actions& a) {
+  const Peer* l = w.Find(state_.leader);
+  if (!l || !l->alive || !l->pg_primary || now < next_rejoin_) return;
+  a.rejoin = true;
+  next_rejoin_ = now + cfg_.rejoin_retry;
+  a.log.push_back("term " + std::to_string(state_.term) + ": rejoining as a replica of " + l->name);
 }
 
 Actions Failover::StepDown(TimePoint now, const std::string& why) {
@@ -377,6 +558,8 @@ void Failover::StepDownInto(TimePoint now, const std::string& why, Actions& a) {
   for (const std::string& v : cfg_.voters)
     if (v != cfg_.self) a.send.emplace_back(v, m);
   if (cfg_.IsVoter(cfg_.self)) granted_until_ = now;
+  released_by_ = cfg_.self;
+  released_term_ = state_.term;
   election_deadline_ = now + cfg_.lease;  // do not stand again at once
 }
 
@@ -397,18 +580,28 @@ Actions Failover::Tick(TimePoint now, const World& w) {
       AdoptTerm(p.term, p.leader, a);
     }
     if (p.alive) term_known_ = true;
+    if (p.pause_version > state_.pause_version) {
+      state_.pause_version = p.pause_version;
+      state_.paused = p.paused;
+      a.durable = state_;
+      a.log.push_back(std::string("failover ") + (p.paused ? "paused" : "resumed") +
+                      " by an operator (learned from " + p.name + ")");
+    }
   }
   if (!term_known_ && now - started_ > cfg_.lease + cfg_.election_timeout) term_known_ = true;
 
   bool local_primary = w.pg.up && !w.pg.in_recovery;
+  bool was_rejoin = needs_rejoin_;
   needs_rejoin_ = local_primary && role_ != Role::kLeader && !state_.leader.empty() &&
                   state_.leader != cfg_.self;
   if (needs_rejoin_ && !fenced_) {
     a.fence = true;
     fenced_ = true;
+  }
+  if (needs_rejoin_ && !was_rejoin)
     a.log.push_back("term " + std::to_string(state_.term) + ": " + state_.leader +
                     " leads; the local primary is fenced and needs a rejoin");
-  }
+  if (needs_rejoin_ && cfg_.auto_rejoin && !state_.paused) AskRejoin(now, w, a);
 
   switch (role_) {
     case Role::kLeader:
@@ -442,7 +635,10 @@ Actions Failover::Tick(TimePoint now, const World& w) {
       break;
     case Role::kFollower: {
       std::string why;
-      if (ShouldStandForElection(now, w, &why)) StartElection(now, w, why, a);
+      if (!handoff_from_.empty())
+        TickHandoff(now, w, a);
+      else if (ShouldStandForElection(now, w, &why))
+        StartElection(now, w, why, a);
       break;
     }
   }

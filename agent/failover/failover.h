@@ -36,6 +36,9 @@ struct FailoverConfig {
   Duration election_timeout = seconds(2);        // a candidate retries after this (± 50%)
   Duration resend_interval = milliseconds(200);  // unanswered vote requests are resent
   FailoverMode mode = FailoverMode::kAuto;
+  bool auto_rejoin = false;                    // a former primary rejoins by itself
+  std::map<std::string, HostPort> pg_address;  // each member's PostgreSQL (rejoin source)
+  Duration rejoin_retry = seconds(30);         // auto_rejoin tries again after this
   size_t Majority() const { return voters.size() / 2 + 1; }
   bool IsVoter(const std::string& n) const;
   int Priority(const std::string& n) const;
@@ -57,11 +60,14 @@ struct Peer {
   bool alive = false;  // not suspected, not dead
   bool dead = false;   // declared dead
   bool pg_up = false;
-  bool pg_primary = false;  // up and not in recovery
+  bool pg_primary = false;   // up and not in recovery
+  bool pg_writable = false;  // a primary that takes writes (not fenced read-only)
   uint64_t timeline = 0;
   uint64_t lsn = 0;
   uint64_t term = 0;
-  std::string leader;  // whom it believes leads `term`
+  std::string leader;   // whom it believes leads `term`
+  bool paused = false;  // its failover pause register
+  uint64_t pause_version = 0;
 };
 
 struct World {
@@ -70,7 +76,19 @@ struct World {
   const Peer* Find(const std::string& name) const;
 };
 
-enum class MsgType : uint8_t { kVoteRequest = 1, kVoteReply, kLeaseRenew, kLeaseAck, kStepDown };
+// kSwitchover: an operator asks the leader to hand over to `target`.  kHandoff: the
+// leader, fenced, tells `target` to stand once its WAL reached `lsn`.  kStand: an operator
+// asks `target` to stand for election now (failover --to).
+enum class MsgType : uint8_t {
+  kVoteRequest = 1,
+  kVoteReply,
+  kLeaseRenew,
+  kLeaseAck,
+  kStepDown,
+  kSwitchover,
+  kHandoff,
+  kStand,
+};
 
 struct FailoverMsg {
   MsgType type = MsgType::kVoteRequest;
@@ -82,6 +100,7 @@ struct FailoverMsg {
   bool primary = false;  // vote request: the candidate's PostgreSQL is a primary
   bool granted = false;  // vote reply / lease ack
   std::string reason;    // vote reply: why not (for the candidate's log)
+  std::string target;    // switchover / stand: the member to promote
 };
 
 struct Actions {
@@ -94,6 +113,9 @@ struct Actions {
   bool elected = false;          // this round made this node leader
   bool vote_granted = false;     // this round granted a vote
   bool vote_refused = false;     // this round refused one
+  // Switchover: once the fence is done, call HandoffReady with the final WAL position.
+  std::string handoff_to;
+  bool rejoin = false;  // rejoin the local PostgreSQL to the leader (a former primary)
 };
 
 enum class Role { kFollower, kCandidate, kLeader };
@@ -106,6 +128,24 @@ class Failover {
   Actions Receive(TimePoint now, const FailoverMsg& m, const World& w);
   // Voluntary step-down (local PostgreSQL down, or an operator's switchover).
   Actions StepDown(TimePoint now, const std::string& why);
+
+  // Operator commands, given on this node (or forwarded to it by another member).
+  // Switchover to `to`: the leader fences, then hands over (HandoffReady); elsewhere the
+  // request is forwarded to the leader.
+  Actions Switchover(TimePoint now, const std::string& to, const World& w);
+  // The switchover's fence finished (ok) with the local WAL at `lsn`: release the voters
+  // and tell the target to stand once it has caught up.
+  Actions HandoffReady(TimePoint now, bool fenced_ok, uint64_t lsn);
+  // failover --to `to`: `to` stands for election now, whatever its own rules say; the
+  // voters' rules still decide (a leader with a valid lease keeps its voters).
+  Actions Stand(TimePoint now, const std::string& to, const World& w);
+  // keepwatch rejoin: asks for a rejoin when this node is a former primary.
+  Actions Rejoin(TimePoint now, const World& w);
+  // keepwatch pause/resume: no automatic election or rejoin while paused (an incumbent
+  // primary still renews its lease and still fences when it loses it: safety never
+  // pauses).  Spreads through gossip; the highest version wins.
+  Actions Pause(bool paused, const World& w);
+  bool paused() const { return state_.paused; }
 
   // 200 on /primary: leader, lease valid at `now`, PostgreSQL out of recovery and writable.
   bool ServesPrimary(TimePoint now, const LocalPg& pg) const;
@@ -138,6 +178,9 @@ class Failover {
   void OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
   void OnLeaseRenew(TimePoint now, const FailoverMsg& m, Actions& a);
   void OnLeaseAck(const FailoverMsg& m);
+  void OnHandoff(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
+  void TickHandoff(TimePoint now, const World& w, Actions& a);
+  void AskRejoin(TimePoint now, const World& w, Actions& a);
   Duration ElectionBackoff();
 
   FailoverConfig cfg_;
@@ -170,7 +213,17 @@ class Failover {
     std::set<std::string> acks;
   };
   std::map<uint64_t, Pending> pending_;
-  bool promote_requested_ = false;
+  // Switchover, on the old leader: handing over to handoff_to_ in handoff_term_.
+  std::string handoff_to_;
+  uint64_t handoff_term_ = 0;
+  // Switchover, on the target: stand once the WAL reached handoff_lsn_, until handoff_until_.
+  std::string handoff_from_;
+  uint64_t handoff_lsn_ = 0;
+  TimePoint handoff_until_{};
+  TimePoint next_rejoin_{};
+  // The leader of the current term stepped down after fencing (its StepDown, or this node).
+  std::string released_by_;
+  uint64_t released_term_ = 0;
 };
 
 const char* RoleName(Role r);

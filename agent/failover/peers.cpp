@@ -13,6 +13,9 @@ std::vector<Peer> PeersFromView(const gossip::ClusterView& view) {
     p.dead = m.status == gossip::MemberStatus::kDead;
     p.pg_primary = s.role == gossip::PgRole::kPrimary;
     p.pg_up = p.pg_primary || s.role == gossip::PgRole::kReplica;
+    p.pg_writable = p.pg_primary && !s.read_only;
+    p.paused = s.paused;
+    p.pause_version = s.pause_version;
     p.timeline = s.timeline;
     p.lsn = p.pg_primary ? s.current_lsn : s.received_lsn;
     p.term = s.term;

@@ -194,6 +194,14 @@ class LibpqActuator final : public PgActuator {
     return Prefixed("rejoin: ", Rewind(primary, deadline));
   }
 
+  Result<uint64_t> WalLsn(TimePoint deadline) override {
+    PgReply r = conn_->QueryRow("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn AS lsn", deadline);
+    if (!r.ok()) return Status::Error("pg_current_wal_lsn: " + r.message);
+    auto v = ParseInt(r.row["lsn"], 0, INT64_MAX);
+    if (!v.ok()) return Status::Error("pg_current_wal_lsn: " + v.status().message());
+    return static_cast<uint64_t>(*v);
+  }
+
  private:
   // Learns the layout once, while the server answers.  Returns the reply's failure.
   PgReply Learn(TimePoint deadline) {

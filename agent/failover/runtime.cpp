@@ -10,12 +10,14 @@ FailoverConfig FailoverConfigFrom(const Config& cfg) {
   for (const MemberConfig& m : cfg.members) {
     if (m.voter) f.voters.push_back(m.name);
     if (m.postgres) f.priority[m.name] = m.priority;
+    if (m.postgres) f.pg_address[m.name] = m.pg;
   }
   f.lease = cfg.cluster.lease;
   f.drift_margin = cfg.cluster.drift_margin;
   f.renew_interval = cfg.cluster.probe_interval;
   f.election_timeout = cfg.cluster.election_timeout;
   f.mode = cfg.cluster.failover;
+  f.auto_rejoin = cfg.cluster.auto_rejoin;
   return f;
 }
 

@@ -6,7 +6,8 @@ namespace kw {
 namespace {
 
 constexpr Duration kTick = milliseconds(100);
-constexpr Duration kActionTimeout = seconds(60);  // pg_promote(wait) may take a while
+constexpr Duration kActionTimeout = seconds(60);   // pg_promote(wait) may take a while
+constexpr Duration kRejoinTimeout = seconds(600);  // pg_rewind copies what diverged
 constexpr size_t kDecisionsKept = 20;
 
 }  // namespace
@@ -35,7 +36,8 @@ FailoverService::FailoverService(FailoverConfig cfg, DurableState state, std::st
                                  const Clock& clock, const SnapshotBox& box,
                                  const PeerSource& peers, FailoverTransport& transport,
                                  PgActuator& pg, Logger& log)
-    : machine_(std::move(cfg), std::move(state)),
+    : machine_(cfg, std::move(state)),
+      cfg_(std::move(cfg)),
       state_dir_(std::move(state_dir)),
       clock_(clock),
       box_(box),
@@ -91,6 +93,66 @@ void FailoverService::RequestStepDown(const std::string& why) {
   cv_.notify_all();
 }
 
+Status FailoverService::Submit(const Operation& op) {
+  bool promotes = op.kind == OpKind::kSwitchover || op.kind == OpKind::kFailover;
+  if (promotes && cfg_.Priority(op.target) <= 0)
+    return Status::Error("'" + op.target +
+                         "' is not a member with postgres = yes and priority > 0");
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (cfg_.mode == FailoverMode::kOff) return Status::Error("failover is off on this node");
+    if (op.kind == OpKind::kRejoin && view_.rejoining)
+      return Status::Error("a rejoin is running already");
+    if (op.kind == OpKind::kRejoin && !view_.needs_rejoin)
+      return Status::Error("this node is not a former primary: nothing to rejoin");
+    if (ops_.size() >= 16) return Status::Error("too many commands queued");
+    ops_.push_back(op);
+    view_.commands++;
+  }
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Actions FailoverService::Apply(const Operation& op) {
+  TimePoint now = clock_.Now();
+  World w = BuildWorld();
+  switch (op.kind) {
+    case OpKind::kSwitchover:
+      return machine_.Switchover(now, op.target, w);
+    case OpKind::kFailover:
+      return machine_.Stand(now, op.target, w);
+    case OpKind::kPause:
+    case OpKind::kResume:
+      return machine_.Pause(op.kind == OpKind::kPause, w);
+    case OpKind::kRejoin:
+      return machine_.Rejoin(now, w);
+  }
+  return {};
+}
+
+void FailoverService::QueueRejoin() {
+  auto it = cfg_.pg_address.find(machine_.leader());
+  if (it == cfg_.pg_address.end()) {
+    log_.Log(LogLevel::kError, "failover: rejoin: no PostgreSQL address for " + machine_.leader());
+    return;
+  }
+  HostPort primary = it->second;
+  std::lock_guard<std::mutex> l(mu_);
+  if (view_.rejoining) return;
+  view_.rejoining = true;
+  view_.rejoins++;
+  actions_.push_back([this, primary] {
+    Status s = pg_.Rejoin(primary, clock_.Now() + kRejoinTimeout);
+    std::string how = s.ok() ? "rejoined " + primary.ToString() : "rejoin failed: " + s.message();
+    log_.Log(s.ok() ? LogLevel::kInfo : LogLevel::kError, "failover: " + how);
+    std::lock_guard<std::mutex> g(mu_);
+    view_.rejoining = false;
+    view_.rejoin_failures += !s.ok();
+    view_.last_rejoin = how;
+  });
+  action_cv_.notify_all();
+}
+
 World FailoverService::BuildWorld() const {
   World w;
   w.pg = LocalPgFrom(*box_.Get());
@@ -133,10 +195,27 @@ void FailoverService::Carry(const Actions& a) {
     });
   };
   // In the order they must happen: fence before anything else the same round asks for.
-  if (a.fence) queue("fence", &PgActuator::Fence, &FailoverView::fences);
+  if (a.fence && !a.handoff_to.empty()) {
+    // A switchover: fence, then read the final WAL position for the target to reach.
+    std::lock_guard<std::mutex> l(mu_);
+    view_.fences++;
+    actions_.push_back([this] {
+      Status s = pg_.Fence(clock_.Now() + kActionTimeout);
+      Result<uint64_t> lsn =
+          s.ok() ? pg_.WalLsn(clock_.Now() + kActionTimeout) : Result<uint64_t>(s);
+      if (!lsn.ok())
+        log_.Log(LogLevel::kError, "failover: switchover fence failed: " + lsn.status().message());
+      std::lock_guard<std::mutex> g(mu_);
+      handoff_ready_ = {lsn.ok(), lsn.ok() ? *lsn : 0};
+      cv_.notify_all();
+    });
+  } else if (a.fence) {
+    queue("fence", &PgActuator::Fence, &FailoverView::fences);
+  }
   if (a.unfence) queue("unfence", &PgActuator::Unfence, nullptr);
   if (a.promote) queue("promote", &PgActuator::Promote, &FailoverView::promotions);
   if (a.fence || a.unfence || a.promote) action_cv_.notify_all();
+  if (a.rejoin) QueueRejoin();
 }
 
 void FailoverService::Publish() {
@@ -147,19 +226,27 @@ void FailoverService::Publish() {
   view_.serving_until = machine_.ServingUntil();
   view_.fenced = machine_.fenced();
   view_.needs_rejoin = machine_.needs_rejoin();
+  view_.paused = machine_.paused();
+  view_.pause_version = machine_.durable().pause_version;
 }
 
 void FailoverService::Loop() {
   std::unique_lock<std::mutex> l(mu_);
   TimePoint next_tick = clock_.Now();
   while (!stop_) {
-    cv_.wait_for(l, kTick, [&] { return stop_ || !inbox_.empty() || step_down_.has_value(); });
+    cv_.wait_for(l, kTick, [&] {
+      return stop_ || !inbox_.empty() || step_down_ || !ops_.empty() || handoff_ready_;
+    });
     if (stop_) break;
     std::deque<std::pair<std::string, std::string>> inbox;
     inbox.swap(inbox_);
-    std::optional<std::string> step_down = std::move(step_down_);
-    step_down_.reset();
+    std::optional<std::string> step_down = std::exchange(step_down_, std::nullopt);
+    std::deque<Operation> ops;
+    ops.swap(ops_);
+    auto handoff = std::exchange(handoff_ready_, std::nullopt);
     l.unlock();
+    for (const Operation& op : ops) Carry(Apply(op));
+    if (handoff) Carry(machine_.HandoffReady(clock_.Now(), handoff->first, handoff->second));
     for (const auto& [from, payload] : inbox) {
       auto m = DecodeFailover(payload);
       if (!m.ok() || m->from != from) {

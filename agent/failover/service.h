@@ -49,10 +49,18 @@ class PgActuator {
   // Make the local PostgreSQL (a former primary) a streaming replica of `primary`
   // (pg_rewind, then follow; or rejoin_command).
   virtual Status Rejoin(const HostPort& primary, TimePoint deadline) = 0;
+  // The local WAL position now (pg_current_wal_lsn): a switchover's final position.
+  virtual Result<uint64_t> WalLsn(TimePoint deadline) = 0;
 };
 
 // The local PostgreSQL as the first check of type "postgres" last reported it.
 LocalPg LocalPgFrom(const Snapshot& snap);
+
+enum class OpKind { kSwitchover, kFailover, kPause, kResume, kRejoin };
+struct Operation {
+  OpKind kind = OpKind::kPause;
+  std::string target;  // switchover / failover: the member to promote
+};
 
 struct FailoverView {
   Role role = Role::kFollower;
@@ -66,6 +74,13 @@ struct FailoverView {
   uint64_t votes_refused = 0;
   uint64_t fences = 0;
   uint64_t promotions = 0;
+  uint64_t rejoins = 0;          // rejoins started
+  uint64_t rejoin_failures = 0;  // rejoins that failed
+  uint64_t commands = 0;         // operator commands taken
+  bool paused = false;
+  uint64_t pause_version = 0;
+  bool rejoining = false;   // a rejoin runs now
+  std::string last_rejoin;  // how the last rejoin ended
   uint64_t bad_messages = 0;
   uint64_t persist_failures = 0;
   std::deque<std::string> decisions;  // the latest, oldest first
@@ -91,6 +106,10 @@ class FailoverService {
   FailoverView View() const;
   // Operator step-down (switchover, maintenance).
   void RequestStepDown(const std::string& why);
+  // An operator's command (keepwatch switchover/failover/pause/resume/rejoin), queued for
+  // the state machine.  The error says why it cannot be taken; its outcome shows in the
+  // decisions, /status and /cluster.
+  Status Submit(const Operation& op);
 
  private:
   FailoverService(FailoverConfig cfg, DurableState state, std::string state_dir, const Clock& clock,
@@ -100,9 +119,12 @@ class FailoverService {
   void ActionLoop();
   World BuildWorld() const;
   void Carry(const Actions& a);
+  Actions Apply(const Operation& op);
+  void QueueRejoin();
   void Publish();
 
   Failover machine_;
+  const FailoverConfig cfg_;  // a copy, read by Submit on any thread
   std::string state_dir_;
   const Clock& clock_;
   const SnapshotBox& box_;
@@ -116,6 +138,8 @@ class FailoverService {
   bool stop_ = false;
   std::deque<std::pair<std::string, std::string>> inbox_;  // (from, payload)
   std::optional<std::string> step_down_;
+  std::deque<Operation> ops_;
+  std::optional<std::pair<bool, uint64_t>> handoff_ready_;  // (fenced ok, final lsn)
   FailoverView view_;
   std::deque<std::function<void()>> actions_;
   std::condition_variable action_cv_;

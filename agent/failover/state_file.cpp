@@ -47,7 +47,8 @@ std::string StateFilePath(const std::string& dir) { return dir + "/failover.stat
 std::string EncodeState(const DurableState& s) {
   std::string body = "# keepwatch failover state: written atomically; do not edit\n";
   body += "version=1\nterm=" + std::to_string(s.term) + "\nvoted_for=" + s.voted_for +
-          "\nleader=" + s.leader + "\n";
+          "\nleader=" + s.leader + "\npaused=" + (s.paused ? "1" : "0") +
+          "\npause_version=" + std::to_string(s.pause_version) + "\n";
   return body + "checksum=" + Digest(body) + "\n";
 }
 
@@ -74,6 +75,14 @@ Result<DurableState> DecodeState(const std::string& text) {
   s.voted_for = kv["voted_for"];
   s.leader = kv["leader"];
   if (!ValidName(s.voted_for) || !ValidName(s.leader)) return Status::Error("invalid member name");
+  // Absent in files written before pause existed: not paused.
+  if (kv.count("paused")) {
+    if (kv["paused"] != "0" && kv["paused"] != "1") return Status::Error("paused: expected 0 or 1");
+    s.paused = kv["paused"] == "1";
+    auto v = ParseInt(kv["pause_version"], 0, INT64_MAX);
+    if (!v.ok()) return Status::Error("pause_version: " + v.status().message());
+    s.pause_version = static_cast<uint64_t>(*v);
+  }
   return s;
 }
 

@@ -22,8 +22,13 @@ struct DurableState {
   std::string voted_for;  // member voted for in `term`, or empty
   std::string leader;     // leader known for `term`, or empty
   bool fresh = false;     // no file existed
+  // keepwatch pause/resume: automatic failover off while `paused`; the highest
+  // pause_version seen anywhere in the cluster wins.
+  bool paused = false;
+  uint64_t pause_version = 0;
   bool operator==(const DurableState& o) const {
-    return term == o.term && voted_for == o.voted_for && leader == o.leader;
+    return term == o.term && voted_for == o.voted_for && leader == o.leader && paused == o.paused &&
+           pause_version == o.pause_version;
   }
 };
 

@@ -193,6 +193,8 @@ NodeState NodeStateFromSnapshot(const Snapshot& snap) {
     s.received_lsn = num("received_lsn");
     s.replayed_lsn = num("replayed_lsn");
     s.current_lsn = num("current_lsn");
+    s.read_only = s.role == PgRole::kPrimary && r.FindValue("writable") != nullptr &&
+                  *r.FindValue("writable") == 0;
   } else {
     s.role = PgRole::kNone;
   }

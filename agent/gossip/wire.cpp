@@ -111,6 +111,8 @@ void PutState(Writer& w, const NodeState& s) {
   w.U16(s.checks_failing);
   w.U8(static_cast<uint8_t>(s.failing.size()));
   for (const std::string& n : s.failing) w.Str(n);
+  w.U8(static_cast<uint8_t>((s.read_only ? 1 : 0) | (s.paused ? 2 : 0)));
+  w.U64(s.pause_version);
 }
 
 // ---- decoding ----
@@ -194,13 +196,18 @@ NodeState GetState(Reader& r) {
   size_t n = r.U8("failing names count");
   if (r.ok() && n > kMaxFailingNames) r.Fail("too many failing names (" + std::to_string(n) + ")");
   for (size_t i = 0; i < n && r.ok(); ++i) s.failing.push_back(r.Name("check name", kMaxCheckName));
+  uint8_t flags = r.U8("state flags");
+  if (r.ok() && flags > 3) r.Fail("unknown state flags " + std::to_string(flags));
+  s.read_only = flags & 1;
+  s.paused = flags & 2;
+  s.pause_version = r.U64("pause version");
   return s;
 }
 
 }  // namespace
 
 size_t EncodedSize(const NodeState& s) {
-  size_t n = 8 + 1 + 4 + 8 * 4 + StrSize(s.leader) + 2 + 2 + 1;
+  size_t n = 8 + 1 + 4 + 8 * 4 + StrSize(s.leader) + 2 + 2 + 1 + 1 + 8;
   for (const std::string& f : s.failing) n += StrSize(f);
   return n;
 }

@@ -66,6 +66,10 @@ struct NodeState {
   uint16_t checks_passing = 0;
   uint16_t checks_failing = 0;
   std::vector<std::string> failing;  // at most kMaxFailingNames, each <= kMaxCheckName
+  bool read_only = false;            // a primary that refuses writes (fenced read-only)
+  // Failover pause (keepwatch pause/resume), a register the highest version wins.
+  bool paused = false;
+  uint64_t pause_version = 0;
   bool operator==(const NodeState&) const = default;
 };
 

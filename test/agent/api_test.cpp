@@ -145,3 +145,32 @@ TEST_CASE("the failover veto turns a writable primary's 200 into 503 on write pa
   veto.reset();
   CHECK(f.Get("/primary").status == 200);
 }
+
+TEST_CASE("operator commands: POST only, disabled without a token, loopback only, bearer token") {
+  Fixture f;
+  std::string hex(64, 'a');
+  std::string auth = "Bearer " + hex;
+  AdminCaller local{auth, true};
+  CHECK(HandleAdmin(f.src, "POST", "/admin/pause", {}, local).status == 403);  // no token set
+  f.src.admin_token.emplace();
+  f.src.admin_token->fill(0xaa);
+  std::string got;
+  f.src.admin = [&](std::string_view command, const Query& q) {
+    got = std::string(command) + (q.count("to") ? "->" + q.at("to") : "");
+    return Answer{202, "{}"};
+  };
+  CHECK(HandleAdmin(f.src, "GET", "/admin/pause", {}, local).status == 405);
+  CHECK(HandleAdmin(f.src, "POST", "/admin/pause", {}, AdminCaller{auth, false}).status == 403);
+  CHECK(HandleAdmin(f.src, "POST", "/admin/pause", {}, AdminCaller{"", true}).status == 401);
+  std::string wrong = "Bearer " + std::string(63, 'a') + "b";
+  CHECK(HandleAdmin(f.src, "POST", "/admin/pause", {}, AdminCaller{wrong, true}).status == 401);
+  CHECK(HandleAdmin(f.src, "POST", "/admin/pause", {}, AdminCaller{"Basic x", true}).status == 401);
+  CHECK(got.empty());  // nothing reached the failover
+  CHECK(HandleAdmin(f.src, "POST", "/admin/switchover", {{"to", "pg2"}}, local).status == 202);
+  CHECK(got == "switchover->pg2");
+  f.src.admin_remote = true;
+  CHECK(HandleAdmin(f.src, "POST", "/admin/resume", {}, AdminCaller{auth, false}).status == 202);
+  CHECK(got == "resume");
+  // The ordinary table never takes POST.
+  CHECK(HandleRequest(f.src, "POST", "/status", {}).status == 405);
+}

@@ -15,6 +15,7 @@ TEST_CASE("failover messages round-trip and every damaged form is rejected") {
   m.granted = true;
   m.primary = true;
   m.reason = "lease granted to postgresql1 runs 1200ms more";
+  m.target = "postgresql1";
   std::string b = EncodeFailover(m);
   auto back = DecodeFailover(b);
   REQUIRE(back.ok());
@@ -27,6 +28,7 @@ TEST_CASE("failover messages round-trip and every damaged form is rejected") {
   CHECK(back->granted);
   CHECK(back->primary);
   CHECK(back->reason == m.reason);
+  CHECK(back->target == m.target);
   for (size_t n = 0; n < b.size(); ++n) CHECK_FALSE(DecodeFailover(b.substr(0, n)).ok());
   CHECK(DecodeFailover(b + "x").status().message() == "failover message: trailing bytes");
   std::string bad_version = b;
@@ -35,7 +37,7 @@ TEST_CASE("failover messages round-trip and every damaged form is rejected") {
   std::string bad_type = b;
   bad_type[1] = 0;
   CHECK(DecodeFailover(bad_type).status().message() == "failover message: unknown type 0");
-  bad_type[1] = 6;
+  bad_type[1] = 9;
   CHECK_FALSE(DecodeFailover(bad_type).ok());
   // Every single-byte corruption either decodes to something or is rejected: never a crash.
   for (size_t i = 0; i < b.size(); ++i) {

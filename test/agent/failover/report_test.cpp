@@ -38,3 +38,12 @@ TEST_CASE("failover view in /status, /metrics and the systemd status line") {
   CHECK(FailoverStatusPhrase(v, now) ==
         "FENCED: former primary, pg2 leads term 5; run keepwatch rejoin");
 }
+
+TEST_CASE("operator commands are checked before they reach the failover") {
+  CHECK(AnswerCommand(nullptr, "reboot", {}).status == 404);
+  CHECK(AnswerCommand(nullptr, "switchover", {}).status == 400);
+  CHECK(AnswerCommand(nullptr, "failover", {{"to", ""}}).status == 400);
+  Answer off = AnswerCommand(nullptr, "pause", {});
+  CHECK(off.status == 503);
+  CHECK(off.body.find("failover does not run on this node") != std::string::npos);
+}

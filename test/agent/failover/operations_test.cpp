@@ -1,0 +1,234 @@
+// The operator's commands on the pure state machine (PROTOCOL.md "Operator commands"):
+// switchover, failover --to, pause/resume, rejoin.  The services test runs them on threads.
+#include <doctest/doctest.h>
+
+#include "agent/failover/failover.h"
+
+using namespace kw;
+
+namespace {
+
+FailoverConfig Cfg(const std::string& self) {
+  FailoverConfig c;
+  c.self = self;
+  c.voters = {"pg1", "pg2", "lb1"};
+  c.priority = {{"pg1", 100}, {"pg2", 50}, {"pg3", 0}};
+  return c;
+}
+
+TimePoint T(int ms) { return TimePoint(milliseconds(1000000 + ms)); }
+
+Peer Pg(const std::string& name, bool primary, uint64_t lsn, bool writable = true) {
+  Peer p;
+  p.name = name;
+  p.alive = p.pg_up = true;
+  p.pg_primary = primary;
+  p.pg_writable = primary && writable;
+  p.timeline = 1;
+  p.lsn = lsn;
+  return p;
+}
+
+Peer Voter(const std::string& name) {
+  Peer p;
+  p.name = name;
+  p.alive = true;
+  return p;
+}
+
+LocalPg Primary(uint64_t lsn) { return LocalPg{true, false, true, false, 1, lsn}; }
+LocalPg Replica(uint64_t lsn) { return LocalPg{true, true, false, true, 1, lsn}; }
+
+const FailoverMsg* SentTo(const Actions& a, const std::string& to, MsgType type) {
+  for (const auto& [t, m] : a.send)
+    if (t == to && m.type == type) return &m;
+  return nullptr;
+}
+
+FailoverMsg From(const std::string& from, MsgType type, uint64_t term) {
+  FailoverMsg m;
+  m.type = type;
+  m.from = from;
+  m.term = term;
+  return m;
+}
+
+bool Logged(const Actions& a, const std::string& part) {
+  for (const std::string& l : a.log)
+    if (l.find(part) != std::string::npos) return true;
+  return false;
+}
+
+// pg1 leading term 4 with a lease (lb1 acknowledged its first renewal).
+Failover Leader(World& w) {
+  Failover p(Cfg("pg1"), DurableState{3, "", "pg1", false});
+  w.pg = Primary(900);
+  w.peers = {Pg("pg2", false, 800), Voter("lb1")};
+  p.Tick(T(0), w);
+  FailoverMsg yes = From("lb1", MsgType::kVoteReply, 4);
+  yes.granted = true;
+  Actions won = p.Receive(T(10), yes, w);
+  REQUIRE(p.role() == Role::kLeader);
+  FailoverMsg ack = From("lb1", MsgType::kLeaseAck, 4);
+  ack.seq = SentTo(won, "lb1", MsgType::kLeaseRenew)->seq;
+  ack.granted = true;
+  p.Receive(T(20), ack, w);
+  REQUIRE(p.ServesPrimary(T(30), w.pg));
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("switchover: the leader fences first and hands over only after the fence") {
+  World w;
+  Failover p = Leader(w);
+  Actions a = p.Switchover(T(100), "pg2", w);
+  CHECK(a.fence);
+  CHECK(a.handoff_to == "pg2");
+  CHECK_FALSE(p.ServesPrimary(T(100), w.pg));  // 503 at once
+  CHECK(a.send.empty());                       // nobody released before the fence is done
+  Actions ready = p.HandoffReady(T(300), true, 950);
+  const FailoverMsg* h = SentTo(ready, "pg2", MsgType::kHandoff);
+  REQUIRE(h);
+  CHECK(h->lsn == 950);
+  CHECK(h->term == 4);
+  CHECK(SentTo(ready, "lb1", MsgType::kStepDown));
+  // It does not stand again while the target takes over.
+  w.pg.writable = false;
+  CHECK(p.Tick(T(400), w).send.empty());
+  CHECK(p.role() == Role::kFollower);
+}
+
+TEST_CASE("switchover: refusals, forwarding, and a failed fence abandons it") {
+  World w;
+  Failover p = Leader(w);
+  CHECK(Logged(p.Switchover(T(100), "pg3", w), "refused: it has priority 0"));
+  CHECK(Logged(p.Switchover(T(100), "pg1", w), "refused: it already leads"));
+  World dead = w;
+  dead.peers[0].alive = false;
+  CHECK(Logged(p.Switchover(T(100), "pg2", dead), "refused: it is not alive"));
+  CHECK(p.role() == Role::kLeader);
+
+  // A follower passes the request on to the leader it knows.
+  Failover lb1(Cfg("lb1"), DurableState{4, "pg1", "pg1", false});
+  Actions fwd = lb1.Switchover(T(0), "pg2", World{});
+  const FailoverMsg* m = SentTo(fwd, "pg1", MsgType::kSwitchover);
+  REQUIRE(m);
+  CHECK(m->target == "pg2");
+  // A forwarded request reaching a non-leader goes no further.
+  CHECK(lb1.Receive(T(0), *m, World{}).send.empty());
+
+  p.Switchover(T(100), "pg2", w);
+  Actions failed = p.HandoffReady(T(200), false, 0);
+  CHECK(failed.send.empty());
+  CHECK(Logged(failed, "abandoned: the fence failed"));
+}
+
+TEST_CASE("switchover: the target stands only once its WAL reached the final position") {
+  Failover t(Cfg("pg2"), DurableState{4, "pg1", "pg1", false});
+  World w;
+  w.pg = Replica(800);
+  w.peers = {Pg("pg1", true, 950, false), Voter("lb1")};
+  FailoverMsg h = From("pg1", MsgType::kHandoff, 4);
+  h.target = "pg2";
+  h.lsn = 950;
+  Actions got = t.Receive(T(0), h, w);
+  CHECK(got.send.empty());
+  CHECK(t.Tick(T(100), w).send.empty());  // 800 < 950: waits
+  w.pg.lsn = 950;
+  Actions stood = t.Tick(T(200), w);
+  CHECK(t.role() == Role::kCandidate);
+  CHECK(t.term() == 5);
+  CHECK(SentTo(stood, "lb1", MsgType::kVoteRequest));
+
+  // Never caught up within a lease: abandoned.
+  Failover slow(Cfg("pg2"), DurableState{4, "pg1", "pg1", false});
+  w.pg.lsn = 800;
+  slow.Receive(T(0), h, w);
+  CHECK(Logged(slow.Tick(T(6000), w), "abandoned: the WAL did not reach lsn 950"));
+  CHECK(slow.role() == Role::kFollower);
+}
+
+TEST_CASE("a voter grants the switchover target once the old leader stepped down") {
+  Failover v(Cfg("lb1"), DurableState{4, "pg1", "pg1", false});
+  World w;
+  // Gossip still shows pg1 as a writable primary, a moment behind.
+  w.peers = {Pg("pg1", true, 950), Pg("pg2", false, 950)};
+  v.Receive(T(0), From("pg1", MsgType::kLeaseRenew, 4), w);
+  FailoverMsg req = From("pg2", MsgType::kVoteRequest, 5);
+  req.timeline = 1;
+  req.lsn = 950;
+  Actions before = v.Receive(T(100), req, w);
+  CHECK_FALSE(SentTo(before, "pg2", MsgType::kVoteReply)->granted);  // the lease runs
+  v.Receive(T(200), From("pg1", MsgType::kStepDown, 4), w);
+  Actions after = v.Receive(T(300), req, w);
+  REQUIRE(SentTo(after, "pg2", MsgType::kVoteReply));
+  CHECK(SentTo(after, "pg2", MsgType::kVoteReply)->granted);
+}
+
+TEST_CASE("failover --to: the node stands at once; the voters' rules still decide") {
+  Failover t(Cfg("pg2"), DurableState{4, "", "pg1", false});
+  World w;
+  w.pg = Replica(800);
+  w.pg.receiver_streaming = true;  // its own rules would keep it out
+  w.peers = {Pg("pg1", true, 900), Voter("lb1")};
+  CHECK(t.Tick(T(0), w).send.empty());
+  Actions a = t.Stand(T(10), "pg2", w);
+  CHECK(t.role() == Role::kCandidate);
+  CHECK(SentTo(a, "lb1", MsgType::kVoteRequest));
+  // Given on another node, it is passed on; a node with priority 0 refuses.
+  Failover lb1(Cfg("lb1"), DurableState{4, "", "pg1", false});
+  CHECK(SentTo(lb1.Stand(T(0), "pg2", w), "pg2", MsgType::kStand));
+  Failover pg3(Cfg("pg3"), DurableState{4, "", "pg1", false});
+  CHECK(Logged(pg3.Stand(T(0), "pg3", w), "refused: this node has priority 0"));
+}
+
+TEST_CASE("pause: no automatic election while paused; the highest version spreads") {
+  Failover r(Cfg("pg2"), DurableState{4, "", "pg1", false});
+  World w;
+  w.pg = Replica(800);
+  w.pg.receiver_streaming = false;  // lost the primary
+  Peer pg1 = Pg("pg1", true, 900);
+  pg1.alive = pg1.pg_up = pg1.pg_primary = false;
+  pg1.dead = true;
+  w.peers = {pg1, Voter("lb1")};
+  Actions p = r.Pause(true, w);
+  REQUIRE(p.durable);
+  CHECK(p.durable->paused);
+  CHECK(p.durable->pause_version == 1);
+  CHECK(r.Tick(T(0), w).send.empty());  // the primary is dead, but paused
+  CHECK(r.role() == Role::kFollower);
+  // lb1 resumed later (a higher version): adopted from gossip, and pg2 stands.
+  w.peers[1].pause_version = 2;
+  w.peers[1].paused = false;
+  Actions resumed = r.Tick(T(100), w);
+  CHECK_FALSE(r.paused());
+  CHECK(Logged(resumed, "resumed by an operator (learned from lb1)"));
+  CHECK(r.role() == Role::kCandidate);
+  // Pausing again outbids every version seen.
+  CHECK(r.Pause(true, w).durable->pause_version == 3);
+}
+
+TEST_CASE("rejoin: asked for by the operator or auto_rejoin, once the leader is a primary") {
+  FailoverConfig c = Cfg("pg1");
+  Failover old(c, DurableState{5, "", "pg2", false});
+  World w;
+  w.pg = Primary(900);
+  Peer pg2 = Pg("pg2", true, 1000);
+  pg2.timeline = 2;
+  w.peers = {pg2, Voter("lb1")};
+  CHECK(old.Tick(T(0), w).fence);
+  CHECK(old.needs_rejoin());
+  CHECK_FALSE(old.Tick(T(100), w).rejoin);  // not without auto_rejoin
+  CHECK(old.Rejoin(T(200), w).rejoin);
+  Failover idle(c, DurableState{5, "", "pg2", false});
+  CHECK(Logged(idle.Rejoin(T(0), World{}), "not a former primary"));
+
+  c.auto_rejoin = true;
+  Failover aut(c, DurableState{5, "", "pg2", false});
+  CHECK(aut.Tick(T(0), w).rejoin);
+  CHECK_FALSE(aut.Tick(T(100), w).rejoin);    // one at a time
+  CHECK(aut.Tick(T(100 + 30000), w).rejoin);  // retried after rejoin_retry
+  w.peers[0].pg_primary = w.peers[0].pg_writable = false;
+  CHECK_FALSE(aut.Tick(T(100 + 70000), w).rejoin);  // nothing to follow
+}
