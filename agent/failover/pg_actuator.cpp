@@ -249,13 +249,14 @@ class LibpqActuator final : public PgActuator {
     return Status::Ok();
   }
 
-  ProgramOutcome Tool(const std::string& name, std::vector<std::string> args,
-                      TimePoint deadline) const {
+  ProgramOutcome Tool(const std::string& name, std::vector<std::string> args, TimePoint deadline,
+                      const std::vector<std::string>& env = {}) const {
     Program p;
     p.argv = {layout_->bindir + "/" + name};
     p.argv.insert(p.argv.end(), args.begin(), args.end());
     p.label = name;
     p.env = {"LC_ALL=C"};  // pg_controldata's labels are translated otherwise
+    p.env.insert(p.env.end(), env.begin(), env.end());
     p.run_as = run_as_;
     p.dir = "/";
     return RunProgram(p, deadline);
@@ -322,10 +323,17 @@ class LibpqActuator final : public PgActuator {
       auto file = ReadWhole(l.data_dir + "/" + name);
       if (file.ok()) own.push_back(*file);
     }
+    // A password goes to pg_rewind in its environment, not on its command line (which
+    // every local user can read); libpq still writes it into primary_conninfo.
+    std::optional<std::string> password = ConninfoPassword(base);
+    auto shown = SourceConninfo(base, primary, false);
+    if (!shown.ok()) return shown.status();
     ProgramOutcome rw = Tool(
         "pg_rewind",
-        {"--target-pgdata=" + l.data_dir, "--source-server=" + *source, "--write-recovery-conf"},
-        deadline);
+        {"--target-pgdata=" + l.data_dir, "--source-server=" + *shown, "--write-recovery-conf"},
+        deadline,
+        password ? std::vector<std::string>{"PGPASSWORD=" + *password}
+                 : std::vector<std::string>{});
     for (const SavedFile& f : own)
       if (Status s = WriteBack(f); !s.ok()) return s;
     if (!rw.status.ok()) return rw.status;
@@ -424,7 +432,8 @@ std::unique_ptr<PgActuator> MakePgActuator(const PgActuatorConfig& cfg,
   return std::make_unique<LibpqActuator>(cfg, connector);
 }
 
-Result<std::string> SourceConninfo(const std::string& base, const HostPort& primary) {
+Result<std::string> SourceConninfo(const std::string& base, const HostPort& primary,
+                                   bool with_password) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(base.c_str(), &err);
   if (!opts) {
@@ -436,6 +445,7 @@ Result<std::string> SourceConninfo(const std::string& base, const HostPort& prim
   for (PQconninfoOption* o = opts; o->keyword; ++o) {
     std::string k = o->keyword;
     if (!o->val || !*o->val || k == "host" || k == "hostaddr" || k == "port") continue;
+    if (k == "password" && !with_password) continue;
     out += k + "=" + Quoted(o->val) + " ";
   }
   PQconninfoFree(opts);

@@ -59,7 +59,9 @@ std::unique_ptr<PgActuator> MakePgActuator(const PgActuatorConfig& cfg,
 
 // The conninfo pg_rewind uses for the new primary: `base`'s keywords (from
 // rejoin_conninfo, else the check's conninfo) without host, hostaddr and port, plus the
-// primary's host and port.  An error if `base` does not parse.
-Result<std::string> SourceConninfo(const std::string& base, const HostPort& primary);
+// primary's host and port (the password only when asked for).  An error if `base` does
+// not parse.
+Result<std::string> SourceConninfo(const std::string& base, const HostPort& primary,
+                                   bool with_password = true);
 
 }  // namespace kw

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "test/support/pg_cluster.h"
 
 using namespace kw;
@@ -146,6 +148,8 @@ TEST_CASE("pg actuator: the source conninfo is the base's keywords with the new 
   auto uri = SourceConninfo("postgresql://kw:it's@db1:6000/postgres", HostPort{"db2", 5432});
   REQUIRE(uri.ok());
   CHECK(*uri == "user='kw' password='it\\'s' dbname='postgres' host='db2' port=5432");
+  CHECK(*SourceConninfo("postgresql://kw:it's@db1:6000/postgres", HostPort{"db2", 5432}, false) ==
+        "user='kw' dbname='postgres' host='db2' port=5432");
   CHECK(SourceConninfo("user='unterminated", HostPort{"db2", 5432})
             .status()
             .message()
@@ -166,9 +170,28 @@ TEST_CASE("pg actuator: rejoin rewinds a diverged old primary, then one that cra
                 "GRANT EXECUTE ON FUNCTION pg_reload_conf() TO keepwatch; "
                 "CREATE TABLE t (x text); INSERT INTO t VALUES ('before')")
               .ok());
+  // The first rejoin reaches the new primary as a role with exactly the rights
+  // PostgreSQL's pg_rewind page lists (and REPLICATION), by password.
+  REQUIRE(a.Sql("CREATE ROLE rewinder LOGIN REPLICATION PASSWORD 'rw-s3cret'; "
+                "GRANT EXECUTE ON FUNCTION pg_ls_dir(text, boolean, boolean) TO rewinder; "
+                "GRANT EXECUTE ON FUNCTION pg_stat_file(text, boolean) TO rewinder; "
+                "GRANT EXECUTE ON FUNCTION pg_read_binary_file(text) TO rewinder; "
+                "GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) "
+                "TO rewinder; GRANT pg_checkpoint TO rewinder")
+              .ok());
+  for (PgServer* s : {&a, &b}) {
+    std::string hba = ReadFile(s->data_dir() + "/pg_hba.conf");
+    std::ofstream(s->data_dir() + "/pg_hba.conf", std::ios::trunc)
+        << "host all rewinder 127.0.0.1/32 scram-sha-256\n"
+           "host replication rewinder 127.0.0.1/32 scram-sha-256\n"
+        << hba;
+    REQUIRE(s->Sql("SELECT pg_reload_conf()").ok());
+  }
   REQUIRE(c.WaitReplicaCaughtUp().ok());
   LibpqConnector connector;
-  auto act_a = MakePgActuator(Production(a, FenceMode::kReadonly), connector);
+  PgActuatorConfig rewinder = Production(a, FenceMode::kReadonly);
+  rewinder.rejoin_conninfo = "user=rewinder password=rw-s3cret dbname=postgres";
+  auto act_a = MakePgActuator(rewinder, connector);
   auto act_b = MakePgActuator(Production(b, FenceMode::kReadonly), connector);
 
   // Refused before anything is touched: a past deadline, a source that is not a primary,
@@ -201,6 +224,9 @@ TEST_CASE("pg actuator: rejoin rewinds a diverged old primary, then one that cra
   INFO(rejoined.message());
   REQUIRE(rejoined.ok());
   CheckFollows(a, b);
+  // It streams as the rewind role; libpq took the password from pg_rewind's environment.
+  CHECK(ReadFile(a.data_dir() + "/postgresql.auto.conf").find("user=rewinder") !=
+        std::string::npos);
   pid_t follower = a.PostmasterPid();
   CHECK(act_a->Rejoin(At(b), In(seconds(20))).ok());  // a second time: nothing to do
   CHECK(a.PostmasterPid() == follower);
