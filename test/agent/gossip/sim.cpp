@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
-#include <queue>
 #include <random>
 #include <set>
 
 #include "agent/gossip/wire.h"
 #include "agent/units.h"
+#include "test/agent/gossip/net.h"
 
 namespace kw::gossip::sim {
 
@@ -37,43 +36,19 @@ const TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
 constexpr Duration kPollEvery = milliseconds(100);
 constexpr uint64_t kStepLimit = 5'000'000;
 
-double Uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
-
-Duration Between(std::mt19937_64& rng, Duration lo, Duration hi) {
-  auto span = static_cast<double>((hi - lo).count());
-  return lo + Duration(static_cast<Duration::rep>(span * Uniform(rng)));
-}
-
 double Secs(Duration d) { return ToSeconds(d); }
-
-struct Pending {
-  TimePoint at;
-  uint64_t order;
-  int from;
-  int to;
-  std::string bytes;
-  bool operator>(const Pending& o) const { return at != o.at ? at > o.at : order > o.order; }
-};
-
-struct Node {
-  std::string name;
-  std::unique_ptr<Swim> swim;
-  bool up = true;
-  bool paused = false;
-  TimePoint resume{};
-  std::vector<std::string> backlog;  // datagrams that queued up in the socket while paused
-  TimePoint since{};                 // up since (for per-member rates)
-};
 
 class Simulation {
  public:
-  explicit Simulation(const Params& p) : p_(p), rng_(p.seed) {
-    for (int i = 0; i < p_.n; ++i) names_.push_back("m" + std::to_string(i));
-    nodes_.resize(p_.n);
-    for (int i = 0; i < p_.n; ++i) {
-      nodes_[i].name = names_[i];
-      Start(i, kT0);
-    }
+  explicit Simulation(const Params& p)
+      : p_(p), rng_(p.seed), net_(Names(p.n), p.swim, rng_, kT0), since_(p.n, kT0) {
+    for (int i = 0; i < p_.n; ++i) names_.push_back(net_.name(i));
+    net_.loss = p_.loss;
+    net_.min_delay = p_.min_delay;
+    net_.max_delay = p_.max_delay;
+    net_.blocked = [this](int from, int to) { return Blocked(from, to); };
+    net_.on_event = [this](int at, const MemberEvent& e) { OnEvent(at, e); };
+    for (int i = 0; i < p_.n; ++i) Start(i, kT0);
     victim_ = static_cast<int>(rng_() % p_.n);
     other_ = (victim_ + 1 + static_cast<int>(rng_() % (p_.n - 1))) % p_.n;
     if (p_.scenario == Scenario::kPartition) {
@@ -109,12 +84,7 @@ class Simulation {
     TimePoint next_poll = kT0;
     for (uint64_t steps = 0; now_ < end && result_.ok; ++steps) {
       if (steps > kStepLimit) return Fail("step limit reached (a timer that never advances?)");
-      TimePoint t = end;
-      if (!queue_.empty()) t = std::min(t, queue_.top().at);
-      for (const Node& n : nodes_) {
-        if (!n.up) continue;
-        t = std::min(t, n.paused ? n.resume : n.swim->NextWakeup());
-      }
+      TimePoint t = net_.NextEvent(end);
       if (!disrupted) t = std::min(t, disrupt_);
       if (!healed) t = std::min(t, heal_);
       if (!detect_checked) t = std::min(t, detect_check_);
@@ -133,23 +103,8 @@ class Simulation {
         healed = true;
         Heal();
       }
-      for (int i = 0; i < p_.n; ++i) {
-        Node& n = nodes_[i];
-        if (n.up && n.paused && now_ >= n.resume) Resume(i);
-      }
-      while (!queue_.empty() && queue_.top().at <= now_) {
-        Pending d = queue_.top();
-        queue_.pop();
-        Deliver(d);
-      }
-      for (int i = 0; i < p_.n; ++i) {
-        Node& n = nodes_[i];
-        if (n.up && !n.paused && n.swim->NextWakeup() <= now_) {
-          Output out;
-          n.swim->Tick(now_, out);
-          Handle(i, out);
-        }
-      }
+      net_.Advance(now_);
+      if (!net_.error().empty()) return Fail(net_.error());
       if (converging_ && now_ >= next_poll) {
         next_poll = now_ + kPollEvery;
         if (AllAlive()) {
@@ -165,37 +120,38 @@ class Simulation {
     if (converging_) return Fail("run ended before views converged");
     if (!AllAlive() && p_.scenario != Scenario::kCrash)
       return Fail("views differ at the end: " + Views());
-    for (const Node& n : nodes_)
-      if (n.up) result_.member_seconds += Secs(now_ - n.since);
+    for (int i = 0; i < p_.n; ++i)
+      if (net_.up(i)) result_.member_seconds += Secs(now_ - since_[i]);
+    result_.packets = net_.packets();
+    result_.bytes = net_.bytes();
     return result_;
   }
 
  private:
+  static std::vector<std::string> Names(int n) {
+    std::vector<std::string> names;
+    for (int i = 0; i < n; ++i) names.push_back("m" + std::to_string(i));
+    return names;
+  }
+
   void Start(int i, TimePoint now) {
-    Node& n = nodes_[i];
-    n.up = true;
-    n.paused = false;
-    n.backlog.clear();
-    n.since = now;
-    uint64_t version = static_cast<uint64_t>(Secs(now - TimePoint{}) * 1e6);
-    n.swim = std::make_unique<Swim>(p_.swim, n.name, names_, rng_(), now, version);
+    since_[i] = now;
+    net_.Start(i, now);
     NodeState st;
     st.role = i == 0 ? PgRole::kPrimary : PgRole::kReplica;
     st.checks_passing = 3;
-    n.swim->SetLocalState(st);
+    net_.swim(i).SetLocalState(st);
   }
 
   void Disrupt() {
     switch (p_.scenario) {
       case Scenario::kCrash:
       case Scenario::kRestart:
-        result_.member_seconds += Secs(now_ - nodes_[victim_].since);
-        nodes_[victim_].up = false;
-        nodes_[victim_].swim.reset();
+        result_.member_seconds += Secs(now_ - since_[victim_]);
+        net_.Crash(victim_);
         break;
       case Scenario::kPause:
-        nodes_[victim_].paused = true;
-        nodes_[victim_].resume = now_ + p_.pause;
+        net_.Pause(victim_, now_ + p_.pause);
         break;
       case Scenario::kPartition:
       case Scenario::kOneWay:
@@ -212,28 +168,17 @@ class Simulation {
       // The majority must have found the cut-off members dead by now.
       for (int i = 0; i < p_.n; ++i)
         for (int j : side_)
-          if (!side_.count(i) && nodes_[i].swim->Find(names_[j])->status != MemberStatus::kDead)
+          if (!side_.count(i) && net_.swim(i).Find(names_[j])->status != MemberStatus::kDead)
             Fail(names_[i] + " did not mark cut-off " + names_[j] + " dead during the cut");
     }
     cut_ = false;
     if (p_.scenario != Scenario::kPause) converging_ = true;
   }
 
-  void Resume(int i) {
-    Node& n = nodes_[i];
-    n.paused = false;
-    Output out;
-    n.swim->Tick(now_, out);  // the process wakes first, then reads its socket
-    Handle(i, out);
-    std::vector<std::string> backlog;
-    backlog.swap(n.backlog);
-    for (const std::string& b : backlog) Receive(i, b);
-  }
-
   void CheckDetected() {
     for (int i = 0; i < p_.n; ++i) {
-      if (i == victim_ || !nodes_[i].up) continue;
-      if (nodes_[i].swim->Find(names_[victim_])->status != MemberStatus::kDead)
+      if (i == victim_ || !net_.up(i)) continue;
+      if (net_.swim(i).Find(names_[victim_])->status != MemberStatus::kDead)
         Fail(names_[i] + " did not mark crashed " + names_[victim_] + " dead within " +
              Fmt(DetectionBound(p_)));
     }
@@ -246,52 +191,13 @@ class Simulation {
     return false;
   }
 
-  void Handle(int from, Output& out) {
-    for (Send& s : out.sends) {
-      kw::Result<std::string> enc = Encode(s.msg);
-      if (!enc.ok()) {
-        Fail("encode " + std::string(MsgTypeName(s.msg.type)) + ": " + enc.status().message());
-        return;
-      }
-      ++result_.packets;
-      result_.bytes += enc->size() + kSealOverhead;
-      int to = std::stoi(s.to.substr(1));
-      if (Uniform(rng_) < p_.loss || Blocked(from, to)) continue;
-      Duration delay = Between(rng_, p_.min_delay, p_.max_delay);
-      queue_.push(Pending{now_ + delay, order_++, from, to, std::move(*enc)});
-    }
-    for (const MemberEvent& e : out.events) OnEvent(from, e);
-    out.Clear();
-  }
-
-  void Deliver(const Pending& d) {
-    Node& n = nodes_[d.to];
-    if (!n.up) return;
-    if (n.paused) {
-      n.backlog.push_back(d.bytes);
-      return;
-    }
-    Receive(d.to, d.bytes);
-  }
-
-  void Receive(int to, const std::string& bytes) {
-    kw::Result<Message> msg = Decode(bytes);
-    if (!msg.ok()) {
-      Fail("decode: " + msg.status().message());
-      return;
-    }
-    Output out;
-    nodes_[to].swim->Receive(now_, *msg, out);
-    Handle(to, out);
-  }
-
   void OnEvent(int observer, const MemberEvent& e) {
     if (trace_)
       std::fprintf(stderr, "%9.3f %s sees %s %s -> %s inc %llu\n", Secs(now_ - kT0),
                    names_[observer].c_str(), e.member.c_str(), MemberStatusName(e.from),
                    MemberStatusName(e.to), static_cast<unsigned long long>(e.incarnation));
     if (e.to != MemberStatus::kDead) return;
-    int subject = std::stoi(e.member.substr(1));
+    int subject = net_.IndexOf(e.member);
     bool crashed_victim = (p_.scenario == Scenario::kCrash || p_.scenario == Scenario::kRestart) &&
                           subject == victim_;
     if (crashed_victim) {
@@ -300,7 +206,7 @@ class Simulation {
       result_.all_detect_s = std::max(result_.all_detect_s, t);
       return;
     }
-    if (!nodes_[subject].up) return;
+    if (!net_.up(subject)) return;
     bool across_cut = p_.scenario == Scenario::kPartition &&
                       side_.count(observer) != side_.count(subject) && now_ >= disrupt_ &&
                       now_ <= heal_ + ConvergeBound(p_);
@@ -321,20 +227,20 @@ class Simulation {
   // Converged: no running member thinks another running member dead.  (Suspicion is
   // the normal, transient state of doubt under loss and is refuted within a timeout.)
   bool AllAlive() const {
-    for (const Node& a : nodes_) {
-      if (!a.up) continue;
-      for (const Node& b : nodes_)
-        if (b.up && a.swim->Find(b.name)->status == MemberStatus::kDead) return false;
+    for (int a = 0; a < p_.n; ++a) {
+      if (!net_.up(a)) continue;
+      for (int b = 0; b < p_.n; ++b)
+        if (net_.up(b) && net_.swim(a).Find(names_[b])->status == MemberStatus::kDead) return false;
     }
     return true;
   }
 
   std::string Views() const {
     std::string s;
-    for (const Node& a : nodes_) {
-      if (!a.up) continue;
-      s += a.name + ":";
-      for (const Node& b : nodes_) s += MemberStatusName(a.swim->Find(b.name)->status)[0];
+    for (int a = 0; a < p_.n; ++a) {
+      if (!net_.up(a)) continue;
+      s += names_[a] + ":";
+      for (int b = 0; b < p_.n; ++b) s += MemberStatusName(net_.swim(a).Find(names_[b])->status)[0];
       s += " ";
     }
     return s;
@@ -354,10 +260,9 @@ class Simulation {
 
   Params p_;
   std::mt19937_64 rng_;
+  SwimNet net_;
+  std::vector<TimePoint> since_;  // up since (for per-member rates)
   std::vector<std::string> names_;
-  std::vector<Node> nodes_;
-  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> queue_;
-  uint64_t order_ = 0;
   TimePoint now_{};
   int victim_ = 0, other_ = 0;
   std::set<int> side_;
