@@ -92,6 +92,8 @@ printf 'root:*:20000:0:99999:7:::\n' >"$root/etc/shadow"
 printf 'root:*::\n' >"$root/etc/gshadow"
 chmod 640 "$root/etc/shadow" "$root/etc/gshadow"
 cp /etc/ld.so.cache "$root/etc/"
+printf 'passwd: files systemd\ngroup: files systemd\nshadow: files\nhosts: files\n' >"$root/etc/nsswitch.conf"
+printf '127.0.0.1 localhost\n' >"$root/etc/hosts"
 cp /usr/lib/os-release "$root/etc/os-release"  # nspawn looks for it before mounting /usr
 : >"$root/etc/machine-id"                        # systemd makes one from the container UUID
 ln -s /lib/systemd/system/multi-user.target "$root/etc/systemd/system/default.target"
@@ -180,8 +182,13 @@ ok "installed like the package: user $(in_ct id -u keepwatch) keepwatch, unit di
 # - state: the state directory's mount in the agent's namespace, from
 #   /proc/self/mountinfo, its device name from /sys/dev/block, and a write probe in it;
 # - filestore: an Odoo filestore stand-in (a tmpfs), read-only to the base unit;
-# - iscsi: /sys/class/iscsi_session (no sessions here).
-cat >>"$root/etc/keepwatch/keepwatch.ini" <<EOF
+# - iscsi: /sys/class/iscsi_session (no sessions here);
+# - web: an http check through the resolver (a host name; no netlink for glibc);
+# and keepalived track files in the runtime directory.
+ini=$root/etc/keepwatch/keepwatch.ini
+sed -i 's|^listen = 127.0.0.1:9201$|&\ntrack_dir = /run/keepwatch|' "$ini"
+grep -q '^track_dir = /run/keepwatch$' "$ini" || fail "could not set track_dir in the shipped keepwatch.ini"
+cat >>"$ini" <<EOF
 
 [check.state]
 type = ocfs2
@@ -200,18 +207,25 @@ interval = 1s
 type = iscsi
 target = iqn.2019-02.lb2:odcfs2
 interval = 1s
+
+[check.web]
+type = http
+url = http://localhost:9201/liveness
+interval = 1s
 EOF
 
 # --- start: READY under the full hardening ------------------------------------------
 t=$SECONDS
-timeout 30 nsenter --target="$leader" --all -- systemctl start keepwatchd.service ||
-  { in_ct journalctl -u keepwatchd --no-pager | tail -30; fail "systemctl start keepwatchd"; }
+# As README says, once the checks are written.  (Enabled, the unit also stays loaded
+# when inactive, so its exit status can be read after the stop below.)
+timeout 30 nsenter --target="$leader" --all -- systemctl enable --now --quiet keepwatchd.service ||
+  { in_ct journalctl -u keepwatchd --no-pager | tail -30; fail "systemctl enable --now keepwatchd"; }
 [ "$(prop ActiveState)/$(prop SubState)" = active/running ] ||
   fail "after start: $(prop ActiveState)/$(prop SubState)"
 active_at=$SECONDS
-ok "systemctl start: active/running in $((SECONDS - t)) s (Type=notify: READY=1 came)"
+ok "systemctl enable --now: active/running in $((SECONDS - t)) s (Type=notify: READY=1 came)"
 status_text=$(prop StatusText)
-[[ "$status_text" =~ ^[0-9]+/4\ checks\ passing ]] || fail "StatusText is '$status_text'"
+[[ "$status_text" =~ ^[0-9]+/5\ checks\ passing ]] || fail "StatusText is '$status_text'"
 ok "StatusText: $status_text"
 pid=$(prop MainPID)
 proc_status=$(in_ct cat "/proc/$pid/status")
@@ -243,6 +257,12 @@ iscsi_detail=$(check_field iscsi detail)
 [ "$(check_field iscsi state)" = down ] && [[ "$iscsi_detail" == *iqn.2019-02.lb2:odcfs2* ]] ||
   fail "iscsi: $(check_field iscsi state): $iscsi_detail"
 ok "iscsi: down: $iscsi_detail"
+[ "$(check_field web state)" = up ] || fail "web (http://localhost:9201/liveness): $(check_field web detail)"
+ok "web: $(check_field web detail)"
+track() { in_ct cat "/run/keepwatch/$1.state"; }
+[ "$(track state)" = 0 ] && [ "$(track filestore)" = 1 ] && [ "$(track iscsi)" = 1 ] ||
+  fail "track files in /run/keepwatch: state '$(track state)', filestore '$(track filestore)', iscsi '$(track iscsi)'"
+ok "track files in /run/keepwatch: state 0, filestore 1, iscsi 1"
 
 # --- the watchdog: alive past WatchdogSec ---------------------------------------------
 [ "$(prop WatchdogUSec)" = 10s ] || fail "WatchdogUSec is $(prop WatchdogUSec)"
@@ -280,12 +300,13 @@ in_ct sh -euc '
   install -D -m 0644 /run/keepwatch-pkg/odoo.conf /etc/systemd/system/keepwatchd.service.d/role.conf
   systemctl daemon-reload'
 sed -i '/^path = \/var\/lib\/odoo$/a write_probe = yes\nprobe_dir = /var/lib/odoo/.keepwatch' \
-  "$root/etc/keepwatch/keepwatch.ini"
+  "$ini"
 timeout 30 nsenter --target="$leader" --all -- systemctl restart keepwatchd.service ||
   fail "systemctl restart with the odoo drop-in"
 filestore_up() { [ "$(check_field filestore state)" = up ]; }
 wait_for 10 filestore_up || fail "filestore not up within 10 s with the odoo drop-in: $(check_field filestore detail)"
-ok "filestore (odoo drop-in): $(check_field filestore detail)"
+[ "$(track filestore)" = 0 ] || fail "track file filestore.state is '$(track filestore)' with the filestore up"
+ok "filestore (odoo drop-in): $(check_field filestore detail); its track file 0"
 
 # --- stop: clean and quick ----------------------------------------------------------
 cursor=$(in_ct journalctl -u keepwatchd.service -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p')
@@ -298,6 +319,9 @@ awk -v t="$took" 'BEGIN { exit !(t < 2) }' || fail "systemctl stop took $took s"
 stop_log=$(in_ct journalctl -u keepwatchd.service --after-cursor="$cursor" --no-pager)
 ! grep -qiE 'SIGKILL|timed out|killing' <<<"$stop_log" || { echo "$stop_log"; fail "the stop needed a SIGKILL"; }
 ok "systemctl stop: exited 0, Result=success, in $took s"
+warnings=$(in_ct journalctl -u keepwatchd.service -t keepwatchd -p warning --no-pager -q)
+[ -z "$warnings" ] || { echo "$warnings"; fail "keepwatchd logged warnings or errors (a write or call the sandbox denied?)"; }
+ok "journal: no warning or error from keepwatchd in the whole run"
 
 # --- shut the container down ------------------------------------------------------------
 kill -TERM "$nspawn_pid"
