@@ -10,12 +10,13 @@
 # postinst), with the built binaries from $KW_BUILD instead of a .deb (building the
 # package takes minutes; test/integration/package.sh covers it).
 #
-# Shown: READY (active/running, StatusText from the agent's STATUS=), the process is
-# keepwatch with no capabilities, NoNewPrivs and a seccomp filter; the watchdog keeps
-# it alive past WatchdogSec; the HTTP API answers in the container; checks that read
-# /proc/self/mountinfo and /sys and write the state directory pass; the odoo role's
-# drop-in lets the filestore write probe pass; structured journal fields; SIGKILL leads
-# to a restart; `systemctl stop` ends it cleanly within 2 s.
+# Shown: READY (active/running, StatusText from the agent's STATUS=); the process is
+# keepwatch with no capabilities, NoNewPrivs and a seccomp filter; the HTTP API answers
+# in the container; checks that read /proc/self/mountinfo and /sys, write a probe into
+# the state directory and resolve a host name pass, track files appear in the runtime
+# directory; alive past WatchdogSec; structured journal fields and no warning; SIGKILL
+# leads to a restart; the odoo role's drop-in lets the filestore check and its write
+# probe pass; `systemctl stop` ends it with status 0 within 2 s.
 #
 # Machines without systemd as PID 1 (this one, CI) have no machined and no D-Bus for
 # nspawn: it runs with --register=no --keep-unit, in a cgroup this test makes (and
@@ -43,7 +44,7 @@ made_nspawn_run=""  # nspawn's /run/systemd/nspawn (locks, propagate), if this t
 kill_cgroup() {  # dir: SIGKILL every process in it and below
   local p
   if [ -e "$1/cgroup.kill" ]; then echo 1 >"$1/cgroup.kill" 2>/dev/null || true; return; fi
-  for p in $(find "$1" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+  find "$1" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r p; do kill -KILL "$p" 2>/dev/null; done
 }
 cleanup() {
   set +e
@@ -51,9 +52,9 @@ cleanup() {
     kill -TERM "$nspawn_pid"  # nspawn asks the container's systemd to power off
     timeout 15 tail --pid="$nspawn_pid" -f /dev/null || kill -KILL "$nspawn_pid"
   fi
-  local c i
+  local c
   for c in "${cgroups[@]}"; do
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
       [ -z "$(find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null)" ] && break
       kill_cgroup "$c"; sleep 0.1
     done
