@@ -169,11 +169,24 @@ class LibpqActuator final : public PgActuator {
     }
     Status s = SetReadOnly(true, deadline);
     if (!s.ok()) return s;
+    // pg_terminate_backend only signals: wait until those sessions are gone, so that no
+    // commit can follow (a switchover reads its final WAL position right after this).
     PgReply t = conn_->QueryRow(
-        "SELECT count(pg_terminate_backend(pid)) AS terminated FROM pg_stat_activity "
+        "SELECT coalesce(string_agg(pid::text, ','), '0') AS pids, "
+        "count(pg_terminate_backend(pid)) AS terminated FROM pg_stat_activity "
         "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
         deadline);
     if (!t.ok()) return Status::Error("terminating client sessions: " + t.message);
+    while (true) {
+      PgReply left = conn_->QueryRow(
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE pid IN (" + t.row["pids"] + ")",
+          deadline);
+      if (!left.ok()) return Status::Error("waiting for client sessions to end: " + left.message);
+      if (left.row["n"] == "0") break;
+      if (SteadyClock::now() + milliseconds(50) >= deadline)
+        return Status::Error(left.row["n"] + " client sessions did not end before the deadline");
+      std::this_thread::sleep_for(milliseconds(50));
+    }
     Learn(deadline);
     return Status::Ok();
   }
