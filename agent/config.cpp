@@ -1,6 +1,7 @@
 #include "agent/config.h"
 
 #include <ini.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -394,6 +395,28 @@ void ReadGossipKeys(KeyReader& r, ClusterConfig& c) {
   if (c.reconnect_interval < seconds(1)) r.Error("reconnect_interval", "must be at least 1s");
 }
 
+// rejoin_conninfo: libpq keywords without host, hostaddr and port, which the new
+// primary's pg_address supplies at each rejoin.
+void CheckRejoinConninfo(KeyReader& r, const std::string& conninfo) {
+  if (conninfo.empty()) return;
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (!opts) {
+    std::string why = err ? err : "out of memory";
+    PQfreemem(err);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    r.Error("rejoin_conninfo", "is not a libpq connection string: " + why);
+    return;
+  }
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    std::string k = o->keyword;
+    if (o->val && *o->val && (k == "host" || k == "hostaddr" || k == "port"))
+      r.Error("rejoin_conninfo",
+              "must not set " + k + ": the new primary's [member] pg_address gives it");
+  }
+  PQconninfoFree(opts);
+}
+
 // The failover keys of [cluster] (agent/failover/PROTOCOL.md says what each one does).
 void ReadFailoverKeys(KeyReader& r, ClusterConfig& c) {
   c.lease = r.Dur("lease", c.lease);
@@ -408,6 +431,11 @@ void ReadFailoverKeys(KeyReader& r, ClusterConfig& c) {
   c.fence_command = r.String("fence_command", "");
   c.auto_rejoin = r.Bool("auto_rejoin", false);
   c.rejoin_command = r.String("rejoin_command", "");
+  c.rejoin_conninfo = r.String("rejoin_conninfo", "");
+  CheckRejoinConninfo(r, c.rejoin_conninfo);
+  c.pg_bindir = r.String("pg_bindir", "");
+  if (!c.pg_bindir.empty() && c.pg_bindir[0] != '/')
+    r.Error("pg_bindir", "must be an absolute path");
   if (c.fence == FenceMode::kCommand && c.fence_command.empty())
     r.Error("fence", "'command' needs a fence_command");
   if (c.fence != FenceMode::kCommand && !c.fence_command.empty())

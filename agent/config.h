@@ -162,7 +162,9 @@ struct ClusterConfig {
   FenceMode fence = FenceMode::kReadonly;
   std::string fence_command;  // with fence = command
   bool auto_rejoin = false;
-  std::string rejoin_command;  // empty: the built-in pg_rewind
+  std::string rejoin_command;   // empty: the built-in pg_rewind
+  std::string rejoin_conninfo;  // pg_rewind's source role, without host/port; empty: the check's
+  std::string pg_bindir;        // pg_ctl, pg_rewind; empty: /usr/lib/postgresql/MAJOR/bin
 };
 
 struct Config {

@@ -1,23 +1,148 @@
 #include "agent/failover/pg_actuator.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
+#include <libpq-fe.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-
-#include "agent/net.h"
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 namespace kw {
 namespace {
 
+// What the built-in stop and rejoin need to know about the local server.
+struct Layout {
+  std::string data_dir;    // data_directory
+  std::string config_dir;  // the directory of config_file: pg_ctl's -D
+  std::string bindir;
+};
+
+// pg_controldata's answers that matter to pg_rewind.
+struct Control {
+  bool hints = false;      // wal_log_hints setting: on
+  bool checksums = false;  // Data page checksum version: not 0
+  std::string state;       // Database cluster state
+};
+
+Control ParseControl(const std::string& text) {
+  Control c;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, colon);
+    size_t v = line.find_first_not_of(' ', colon + 1);
+    std::string value = v == std::string::npos ? "" : line.substr(v);
+    if (key == "wal_log_hints setting") c.hints = value == "on";
+    if (key == "Data page checksum version") c.checksums = value != "0";
+    if (key == "Database cluster state") c.state = value;
+  }
+  return c;
+}
+
+// Whole seconds left before the deadline, at least 1 (for pg_ctl -t).
+std::string SecondsLeft(TimePoint deadline) {
+  long long ms = ToMillis(deadline - SteadyClock::now());
+  return std::to_string(std::max<long long>(1, (ms + 999) / 1000));
+}
+
+std::string Quoted(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+Status Prefixed(const std::string& prefix, const Status& s) {
+  return s.ok() ? s : Status::Error(prefix + s.message());
+}
+
+// A file's content, owner and mode.
+struct SavedFile {
+  std::string path;
+  std::string content;
+  struct stat st {};
+};
+
+Result<SavedFile> ReadWhole(const std::string& path) {
+  SavedFile f;
+  f.path = path;
+  std::ifstream in(path);
+  if (!in || stat(path.c_str(), &f.st) != 0) return ErrnoStatus(path, errno);
+  f.content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return f;
+}
+
+// Writes the file atomically (a temporary file renamed over the path), with its owner and
+// mode.
+Status WriteBack(const SavedFile& file) {
+  const std::string& path = file.path;
+  const struct stat& st = file.st;
+  std::string tmp = path + ".keepwatch";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << file.content;
+    f.close();
+    if (!f) return Status::Error("cannot write " + tmp);
+  }
+  if (chmod(tmp.c_str(), st.st_mode & 07777) != 0 ||
+      (geteuid() == 0 && chown(tmp.c_str(), st.st_uid, st.st_gid) != 0) ||
+      rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = ErrnoStatus(tmp, errno);
+    unlink(tmp.c_str());
+    return s;
+  }
+  return Status::Ok();
+}
+
+// postgresql.auto.conf after pg_rewind -R: the fence's default_transaction_read_only and
+// a primary_slot_name (the new primary has no such slot) go, and of the primary_conninfo
+// lines (a stale one from when the source was a replica, then pg_rewind's) only the last
+// stays.
+Status TidyAutoConf(const std::string& path) {
+  auto file = ReadWhole(path);
+  if (!file.ok()) return file.status();
+  std::vector<std::string> lines;
+  std::vector<std::string> keys;
+  std::istringstream in(file->content);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t b = line.find_first_not_of(" \t");
+    size_t e = b == std::string::npos ? b : line.find_first_of(" \t=", b);
+    lines.push_back(line);
+    keys.push_back(b == std::string::npos || line[b] == '#' ? "" : line.substr(b, e - b));
+  }
+  size_t last_conninfo = lines.size();
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (keys[i] == "primary_conninfo") last_conninfo = i;
+  std::string out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (keys[i] == "default_transaction_read_only" || keys[i] == "primary_slot_name") continue;
+    if (keys[i] == "primary_conninfo" && i != last_conninfo) continue;
+    out += lines[i] + "\n";
+  }
+  file->content = out;
+  return WriteBack(*file);
+}
+
+// The node's own configuration files that live in the data directory (a plain initdb
+// cluster): pg_rewind copies the source's over them (its port, its pg_hba.conf), so they
+// are read before and written back after.
+const char* const kOwnConfigFiles[] = {"postgresql.conf", "pg_hba.conf", "pg_ident.conf"};
+
 class LibpqActuator final : public PgActuator {
  public:
-  LibpqActuator(PgActuatorConfig cfg, std::unique_ptr<PgConnection> conn)
-      : cfg_(std::move(cfg)), conn_(std::move(conn)) {}
+  LibpqActuator(PgActuatorConfig cfg, const PgConnector& connector)
+      : cfg_(std::move(cfg)), connector_(connector), conn_(connector.Make(cfg_.conninfo)) {}
 
+  // Learn() runs after an action that reached the server, never before: a fence or a
+  // promotion must not wait for a query that is not needed.
   Status Promote(TimePoint deadline) override {
     if (!cfg_.promote_command.empty()) return RunShell(cfg_.promote_command, deadline);
     int wait =
@@ -27,6 +152,7 @@ class LibpqActuator final : public PgActuator {
     if (!r.ok()) return Status::Error("pg_promote: " + r.message);
     if (r.row["promoted"] != "t")
       return Status::Error("pg_promote: not promoted within " + std::to_string(wait) + "s");
+    Learn(deadline);
     return Status::Ok();
   }
 
@@ -37,28 +163,48 @@ class LibpqActuator final : public PgActuator {
       case FenceMode::kCommand:
         return RunShell(cfg_.fence_command, deadline);
       case FenceMode::kStop:
-        return Status::Error(
-            "fence = stop is not available yet: use fence = command with a stop command");
+        return Prefixed("fence: ", Stop(deadline));
       case FenceMode::kReadonly:
         break;
     }
     Status s = SetReadOnly(true, deadline);
     if (!s.ok()) return s;
+    // pg_terminate_backend only signals: wait until those sessions are gone, so that no
+    // commit can follow (a switchover reads its final WAL position right after this).
     PgReply t = conn_->QueryRow(
-        "SELECT count(pg_terminate_backend(pid)) AS terminated FROM pg_stat_activity "
+        "SELECT coalesce(string_agg(pid::text, ','), '0') AS pids, "
+        "count(pg_terminate_backend(pid)) AS terminated FROM pg_stat_activity "
         "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
         deadline);
     if (!t.ok()) return Status::Error("terminating client sessions: " + t.message);
+    while (true) {
+      PgReply left = conn_->QueryRow(
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE pid IN (" + t.row["pids"] + ")",
+          deadline);
+      if (!left.ok()) return Status::Error("waiting for client sessions to end: " + left.message);
+      if (left.row["n"] == "0") break;
+      if (SteadyClock::now() + milliseconds(50) >= deadline)
+        return Status::Error(left.row["n"] + " client sessions did not end before the deadline");
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    Learn(deadline);
     return Status::Ok();
   }
 
   Status Unfence(TimePoint deadline) override {
     if (cfg_.fence != FenceMode::kReadonly) return Status::Ok();
-    return SetReadOnly(false, deadline);
+    Status s = SetReadOnly(false, deadline);
+    if (s.ok()) Learn(deadline);
+    return s;
   }
 
-  Status Rejoin(const HostPort&, TimePoint) override {
-    return Status::Error("rejoin is not built yet");
+  Status Rejoin(const HostPort& primary, TimePoint deadline) override {
+    if (!cfg_.rejoin_command.empty())
+      return Prefixed("rejoin: ",
+                      RunShell(cfg_.rejoin_command, deadline,
+                               {"KEEPWATCH_PRIMARY_HOST=" + primary.host,
+                                "KEEPWATCH_PRIMARY_PORT=" + std::to_string(primary.port)}));
+    return Prefixed("rejoin: ", Rewind(primary, deadline));
   }
 
   Result<uint64_t> WalLsn(TimePoint deadline) override {
@@ -70,6 +216,211 @@ class LibpqActuator final : public PgActuator {
   }
 
  private:
+  // Learns the layout once, while the server answers.  Returns the reply's failure.
+  PgReply Learn(TimePoint deadline) {
+    if (layout_) return PgReply{};
+    PgReply r = conn_->QueryRow(
+        "SELECT current_setting('data_directory') AS data, "
+        "current_setting('config_file') AS config, "
+        "current_setting('server_version_num')::int / 10000 AS major",
+        deadline);
+    if (!r.ok()) return r;
+    Layout l;
+    l.data_dir = r.row["data"];
+    std::string config = r.row["config"];
+    l.config_dir = config.substr(0, config.rfind('/'));
+    l.bindir =
+        cfg_.pg_bindir.empty() ? "/usr/lib/postgresql/" + r.row["major"] + "/bin" : cfg_.pg_bindir;
+    layout_ = l;
+    return r;
+  }
+
+  // The layout and the user to run the tools as, or why they are not known.
+  Status Prepare(TimePoint deadline) {
+    if (SteadyClock::now() >= deadline) return Status::Error("the deadline has already passed");
+    PgReply r = Learn(deadline);
+    if (!layout_)
+      return Status::Error(
+          "the data directory is not known: PostgreSQL has not answered since the agent "
+          "started (" +
+          r.message + ")");
+    if (geteuid() != 0) {
+      struct stat st {};
+      if (stat(layout_->data_dir.c_str(), &st) != 0) return ErrnoStatus(layout_->data_dir, errno);
+      if (st.st_uid != geteuid())
+        return Status::Error(layout_->data_dir + " belongs to uid " + std::to_string(st.st_uid) +
+                             ": the agent (uid " + std::to_string(geteuid()) +
+                             ") can run pg_ctl and pg_rewind only as root or as that user");
+      run_as_.reset();
+      return Status::Ok();
+    }
+    auto owner = RunAsOwnerOf(layout_->data_dir);
+    if (!owner.ok()) return owner.status();
+    if (owner->uid == 0)
+      return Status::Error(layout_->data_dir + " belongs to root: PostgreSQL does not run as root");
+    run_as_ = *owner;
+    return Status::Ok();
+  }
+
+  ProgramOutcome Tool(const std::string& name, std::vector<std::string> args, TimePoint deadline,
+                      const std::vector<std::string>& env = {}) const {
+    Program p;
+    p.argv = {layout_->bindir + "/" + name};
+    p.argv.insert(p.argv.end(), args.begin(), args.end());
+    p.label = name;
+    p.env = {"LC_ALL=C"};  // pg_controldata's labels are translated otherwise
+    p.env.insert(p.env.end(), env.begin(), env.end());
+    p.run_as = run_as_;
+    p.dir = "/";
+    return RunProgram(p, deadline);
+  }
+
+  // Whether a postmaster runs in the data directory (pg_ctl status: 0 yes, 3 no).
+  Result<bool> Running(TimePoint deadline) const {
+    ProgramOutcome st = Tool("pg_ctl", {"status", "-D", layout_->data_dir}, deadline);
+    if (st.exit_code == 0 || st.exit_code == 3) return st.exit_code == 0;
+    return Status::Error("pg_ctl status: " + st.status.message());
+  }
+
+  Status StopRunning(TimePoint deadline) const {
+    return Tool("pg_ctl",
+                {"stop", "-D", layout_->data_dir, "-m", "fast", "-w", "-t", SecondsLeft(deadline)},
+                deadline)
+        .status;
+  }
+
+  Status Stop(TimePoint deadline) {
+    if (SteadyClock::now() >= deadline) return Status::Error("the deadline has already passed");
+    PgReply r = Learn(deadline);
+    if (!layout_ && r.failure == PgFailure::kRefused) return Status::Ok();  // down already
+    if (Status s = Prepare(deadline); !s.ok()) return s;
+    auto running = Running(deadline);
+    if (!running.ok()) return running.status();
+    if (!*running) return Status::Ok();
+    return StopRunning(deadline);
+  }
+
+  Status Rewind(const HostPort& primary, TimePoint deadline) {
+    if (Status s = Prepare(deadline); !s.ok()) return s;
+    // Asked again (auto_rejoin retries, an operator's second try): nothing to do.
+    if (!NotFollowing(primary, deadline)) return Status::Ok();
+    const Layout& l = *layout_;
+    // Everything pg_rewind will demand is checked before the server is touched.
+    ProgramOutcome pc = Tool("pg_controldata", {l.data_dir}, deadline);
+    if (!pc.status.ok()) return pc.status;
+    Control control = ParseControl(pc.output);
+    if (!control.hints && !control.checksums)
+      return Status::Error("pg_rewind needs wal_log_hints = on or data checksums, and " +
+                           l.data_dir +
+                           " has neither: set wal_log_hints = on on every member and restart "
+                           "PostgreSQL");
+    std::string base = cfg_.rejoin_conninfo.empty() ? cfg_.conninfo : cfg_.rejoin_conninfo;
+    auto source = SourceConninfo(base, primary);
+    if (!source.ok()) return source.status();
+    if (Status s = CheckSource(*source, primary, deadline); !s.ok()) return s;
+
+    auto running = Running(deadline);
+    if (!running.ok()) return running.status();
+    if (*running) {
+      if (Status s = StopRunning(deadline); !s.ok()) return s;
+    } else if (control.state != "shut down" && control.state != "shut down in recovery") {
+      // It crashed.  pg_rewind would finish crash recovery itself, but with -D the data
+      // directory, where a Debian cluster has no postgresql.conf: do it here with the
+      // configuration directory.
+      ProgramOutcome single =
+          Tool("postgres", {"--single", "-F", "-D", l.config_dir, "template1"}, deadline);
+      if (!single.status.ok()) return Prefixed("crash recovery: ", single.status);
+    }
+    std::vector<SavedFile> own;
+    for (const char* name : kOwnConfigFiles) {
+      auto file = ReadWhole(l.data_dir + "/" + name);
+      if (file.ok()) own.push_back(*file);
+    }
+    // A password goes to pg_rewind in its environment, not on its command line (which
+    // every local user can read); libpq still writes it into primary_conninfo.
+    std::optional<std::string> password = ConninfoPassword(base);
+    auto shown = SourceConninfo(base, primary, false);
+    if (!shown.ok()) return shown.status();
+    ProgramOutcome rw = Tool(
+        "pg_rewind",
+        {"--target-pgdata=" + l.data_dir, "--source-server=" + *shown, "--write-recovery-conf"},
+        deadline,
+        password ? std::vector<std::string>{"PGPASSWORD=" + *password}
+                 : std::vector<std::string>{});
+    for (const SavedFile& f : own)
+      if (Status s = WriteBack(f); !s.ok()) return s;
+    if (!rw.status.ok()) return rw.status;
+    if (Status s = TidyAutoConf(l.data_dir + "/postgresql.auto.conf"); !s.ok()) return s;
+    ProgramOutcome start =
+        Tool("pg_ctl",
+             {"start", "-D", l.config_dir, "-l", l.data_dir + "/keepwatch-start.log", "-w", "-t",
+              SecondsLeft(deadline)},
+             deadline);
+    if (!start.status.ok())
+      return Status::Error(start.status.message() + "; see " + l.data_dir + "/keepwatch-start.log");
+    return WaitStreaming(primary, deadline);
+  }
+
+  // The new primary answers the source role, is a primary, lets it read files and
+  // replicate, and checkpoints (after a promotion the control file pg_rewind reads shows
+  // the new timeline only after a checkpoint, and the one a promotion requests is spread).
+  Status CheckSource(const std::string& source, const HostPort& primary, TimePoint deadline) const {
+    std::string where = "the new primary " + primary.ToString();
+    auto conn = connector_.Make(source);
+    PgReply r = conn->QueryRow(
+        "SELECT pg_is_in_recovery() AS recovery, "
+        "has_function_privilege('pg_ls_dir(text, boolean, boolean)', 'execute') AND "
+        "has_function_privilege('pg_stat_file(text, boolean)', 'execute') AND "
+        "has_function_privilege('pg_read_binary_file(text)', 'execute') AND "
+        "has_function_privilege('pg_read_binary_file(text, bigint, bigint, boolean)', "
+        "'execute') AS reads, "
+        "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) "
+        "AS replication, current_user AS role, current_setting('full_page_writes') AS fpw",
+        deadline);
+    if (!r.ok()) return Status::Error(where + ": " + r.message);
+    if (r.row["recovery"] != "f") return Status::Error(where + " is in recovery, not a primary");
+    if (r.row["fpw"] != "on")
+      return Status::Error(where + " has full_page_writes = off; pg_rewind needs it on");
+    if (r.row["reads"] != "t")
+      return Status::Error(where + ": role " + r.row["role"] +
+                           " may not run pg_ls_dir, pg_stat_file and pg_read_binary_file "
+                           "(pg_rewind's rights; see rejoin_conninfo)");
+    if (r.row["replication"] != "t")
+      return Status::Error(where + ": role " + r.row["role"] +
+                           " has no REPLICATION attribute (the rejoined server streams as it)");
+    PgReply c = conn->Exec("CHECKPOINT", deadline);
+    if (!c.ok()) return Status::Error(where + ": CHECKPOINT: " + c.message);
+    return Status::Ok();
+  }
+
+  // Why the local server does not (yet) stream from `primary`, or nullopt when it does.
+  std::optional<std::string> NotFollowing(const HostPort& primary, TimePoint deadline) const {
+    PgReply r = conn_->QueryRow(
+        "SELECT pg_is_in_recovery() AS recovery, w.status, w.sender_host, w.sender_port "
+        "FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver w ON true",
+        deadline);
+    if (!r.ok()) return r.message;
+    if (r.row["recovery"] != "t") return "not in recovery";
+    if (r.row["status"] == "streaming" && r.row["sender_host"] == primary.host &&
+        r.row["sender_port"] == std::to_string(primary.port))
+      return std::nullopt;
+    return "WAL receiver " + (r.row.count("status") ? r.row["status"] : "not running") +
+           (r.row.count("sender_host")
+                ? " from " + r.row["sender_host"] + ":" + r.row["sender_port"]
+                : "");
+  }
+
+  Status WaitStreaming(const HostPort& primary, TimePoint deadline) const {
+    for (;;) {
+      std::optional<std::string> why = NotFollowing(primary, deadline);
+      if (!why) return Status::Ok();
+      if (SteadyClock::now() + milliseconds(100) >= deadline)
+        return Status::Error("PostgreSQL started but does not stream from " + primary.ToString() +
+                             " in time: " + *why);
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  }
+
   Status SetReadOnly(bool on, TimePoint deadline) {
     PgReply a = conn_->Exec(on ? "ALTER SYSTEM SET default_transaction_read_only = on"
                                : "ALTER SYSTEM RESET default_transaction_read_only",
@@ -81,63 +432,37 @@ class LibpqActuator final : public PgActuator {
   }
 
   PgActuatorConfig cfg_;
+  const PgConnector& connector_;
   std::unique_ptr<PgConnection> conn_;
+  std::optional<Layout> layout_;
+  std::optional<RunAs> run_as_;
 };
 
 }  // namespace
 
 std::unique_ptr<PgActuator> MakePgActuator(const PgActuatorConfig& cfg,
                                            const PgConnector& connector) {
-  return std::make_unique<LibpqActuator>(cfg, connector.Make(cfg.conninfo));
+  return std::make_unique<LibpqActuator>(cfg, connector);
 }
 
-Status RunShell(const std::string& command, TimePoint deadline) {
-  int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
-  Fd read_end(out[0]);
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(out[1]);
-    return ErrnoStatus("fork", errno);
+Result<std::string> SourceConninfo(const std::string& base, const HostPort& primary,
+                                   bool with_password) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(base.c_str(), &err);
+  if (!opts) {
+    std::string why = err ? OneLine(err, std::nullopt) : "out of memory";
+    PQfreemem(err);
+    return Status::Error("cannot parse the conninfo for the new primary: " + why);
   }
-  if (pid == 0) {
-    setpgid(0, 0);
-    dup2(out[1], 1);
-    dup2(out[1], 2);
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
+  std::string out;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    std::string k = o->keyword;
+    if (!o->val || !*o->val || k == "host" || k == "hostaddr" || k == "port") continue;
+    if (k == "password" && !with_password) continue;
+    out += k + "=" + Quoted(o->val) + " ";
   }
-  close(out[1]);
-  std::string output;
-  char buf[4096];
-  bool timed_out = false;
-  for (;;) {
-    Status w = WaitFd(read_end.get(), POLLIN, deadline);
-    if (!w.ok()) {
-      timed_out = true;
-      break;
-    }
-    ssize_t n = read(read_end.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // the command (and everything it started) closed the pipe
-    output.append(buf, static_cast<size_t>(n));
-    if (output.size() > 65536) output.erase(0, output.size() - 4096);
-  }
-  if (timed_out) kill(-pid, SIGKILL);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
-  std::string last =
-      output.substr(output.rfind('\n') == std::string::npos ? 0 : output.rfind('\n') + 1);
-  std::string said = last.empty() ? "" : " (" + last + ")";
-  if (timed_out) return Status::Error("'" + command + "' did not finish in time; killed" + said);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
-  if (WIFEXITED(status))
-    return Status::Error("'" + command + "' exited with " + std::to_string(WEXITSTATUS(status)) +
-                         said);
-  return Status::Error("'" + command + "' killed by signal " + std::to_string(WTERMSIG(status)) +
-                       said);
+  PQconninfoFree(opts);
+  return out + "host=" + Quoted(primary.host) + " port=" + std::to_string(primary.port);
 }
 
 }  // namespace kw

@@ -1,5 +1,5 @@
 // What the failover does to the local PostgreSQL, for real (failover/service.h's
-// PgActuator): promote, fence, unfence.  Called on the failover's action thread.
+// PgActuator): promote, fence, unfence, rejoin.  Called on the failover's action thread.
 //
 // - Promote: promote_command if configured (PostgreSQL 11), else
 //   SELECT pg_promote(wait => true) (12+).
@@ -10,13 +10,38 @@
 //   It stops well-behaved clients (Odoo); a client that sets its own
 //   transaction_read_only = off is not stopped: use fence = command for a hard stop.
 // - Fence command: fence_command through /bin/sh.  Fence none: nothing.
+// - Fence stop: pg_ctl stop -m fast (see Rejoin for who runs it); a server already down
+//   is success.  It stays down: the operator, or a rejoin, starts it again.
 // - Unfence (this node leads again): ALTER SYSTEM RESET default_transaction_read_only.
+// - Rejoin: rejoin_command with KEEPWATCH_PRIMARY_HOST and KEEPWATCH_PRIMARY_PORT, or the
+//   built-in (nothing when the server already streams from that primary): check that
+//   pg_rewind can work (wal_log_hints or checksums in pg_controldata; the new primary
+//   answers, is not in recovery, has full_page_writes, lets the source role read files
+//   and replicate, and takes a CHECKPOINT so its control file shows its new timeline),
+//   stop the server fast (or finish crash recovery in single-user mode if it crashed),
+//   pg_rewind --write-recovery-conf (the source's password in PGPASSWORD, not argv),
+//   put back the node's own postgresql.conf, pg_hba.conf, pg_ident.conf if they live in
+//   the data directory (pg_rewind copied the source's), drop the fence's
+//   default_transaction_read_only, primary_slot_name and every older primary_conninfo
+//   from postgresql.auto.conf, pg_ctl start -w (its output to
+//   DATA/keepwatch-start.log), then wait until the server is in recovery and its WAL
+//   receiver streams from the new primary.  Every step has the deadline; a failure
+//   names the step.
+//
+// The built-in stop and rejoin need the data directory, the configuration directory
+// (pg_ctl -D: where postgresql.conf is) and the server's bin directory: they are
+// learned from the server (data_directory, config_file, server_version_num) after a
+// promote, fence or unfence that reached it, or at the start of a stop or rejoin, and
+// kept: a server that has not answered since the agent started cannot be handled.  The tools run as
+// the owner of the data directory when the agent is root (setgid/setuid before exec), else as the
+// agent, which must then own it.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "agent/config.h"
+#include "agent/failover/program.h"
 #include "agent/failover/service.h"
 #include "checks/pg_connection.h"
 
@@ -27,13 +52,20 @@ struct PgActuatorConfig {
   std::string promote_command;
   FenceMode fence = FenceMode::kReadonly;
   std::string fence_command;
+  std::string rejoin_command;   // empty: the built-in pg_rewind
+  std::string rejoin_conninfo;  // libpq keywords for the new primary, without host/port;
+                                // empty: `conninfo` without its host, hostaddr, port
+  std::string pg_bindir;        // empty: /usr/lib/postgresql/MAJOR/bin
 };
 
 std::unique_ptr<PgActuator> MakePgActuator(const PgActuatorConfig& cfg,
                                            const PgConnector& connector);
 
-// Runs `command` with /bin/sh -c in its own process group before the deadline (then the
-// group is killed).  The error says how it ended and the last line it printed.
-Status RunShell(const std::string& command, TimePoint deadline);
+// The conninfo pg_rewind uses for the new primary: `base`'s keywords (from
+// rejoin_conninfo, else the check's conninfo) without host, hostaddr and port, plus the
+// primary's host and port (the password only when asked for).  An error if `base` does
+// not parse.
+Result<std::string> SourceConninfo(const std::string& base, const HostPort& primary,
+                                   bool with_password = true);
 
 }  // namespace kw

@@ -38,6 +38,9 @@ Result<std::unique_ptr<FailoverRuntime>> FailoverRuntime::Start(const Config& cf
   pg.promote_command = cfg.cluster.promote_command;
   pg.fence = cfg.cluster.fence;
   pg.fence_command = cfg.cluster.fence_command;
+  pg.rejoin_command = cfg.cluster.rejoin_command;
+  pg.rejoin_conninfo = cfg.cluster.rejoin_conninfo;
+  pg.pg_bindir = cfg.cluster.pg_bindir;
   rt->actuator_ = MakePgActuator(pg, rt->connector_);
   auto svc = FailoverService::Start(FailoverConfigFrom(cfg), cfg.agent.state_dir, clock, box, *rt,
                                     *rt, *rt->actuator_, log);

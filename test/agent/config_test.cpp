@@ -216,3 +216,33 @@ TEST_CASE("failover keys: defaults, values and the configurations that cannot be
       "[member.a]\naddress = 10.0.0.1\n");
   CHECK(off.empty());
 }
+
+TEST_CASE("rejoin keys: the source role without host or port, an absolute pg_bindir") {
+  const std::string head =
+      "[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nfailover = off\n";
+  const std::string member = "[member.a]\naddress = 10.0.0.1\n";
+  Diagnostics ok("k.ini");
+  Config cfg = LoadConfigText(head +
+                                  "rejoin_conninfo = user=rewind sslmode=require\n"
+                                  "pg_bindir = /usr/pgsql-15/bin\n" +
+                                  member,
+                              ok);
+  CHECK(ok.ok());
+  CHECK(cfg.cluster.rejoin_conninfo == "user=rewind sslmode=require");
+  CHECK(cfg.cluster.pg_bindir == "/usr/pgsql-15/bin");
+  auto m = Errors(head +
+                  "rejoin_conninfo = host=10.0.0.2 user=rewind port=5433\n"
+                  "pg_bindir = bin\n" +
+                  member);
+  CHECK(Has(m,
+            "k.ini:7: rejoin_conninfo: must not set host: the new primary's [member] pg_address "
+            "gives it"));
+  CHECK(Has(m,
+            "k.ini:7: rejoin_conninfo: must not set port: the new primary's [member] pg_address "
+            "gives it"));
+  CHECK(Has(m, "k.ini:8: pg_bindir: must be an absolute path"));
+  auto bad = Errors(head + "rejoin_conninfo = user='open\n" + member);
+  CHECK(Has(bad,
+            "k.ini:7: rejoin_conninfo: is not a libpq connection string: unterminated "
+            "quoted string in connection info string"));
+}

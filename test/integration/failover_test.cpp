@@ -54,7 +54,7 @@ std::string Ini(const Member& self, const std::vector<Member>& all, const std::s
        "\nkey_file = " + dir +
        "/cluster.key\nprobe_interval = 500ms\nprobe_timeout = 200ms\nlease = 2s\ndrift_margin = "
        "200ms\n"
-       "election_timeout = 1s\n";
+       "election_timeout = 1s\nrejoin_conninfo = user=postgres dbname=postgres\n";
   for (const Member& m : all) {
     s += "[member." + m.name + "]\naddress = 127.0.0.1:" + std::to_string(m.gossip) +
          "\nvoter = yes\n";
@@ -62,6 +62,12 @@ std::string Ini(const Member& self, const std::vector<Member>& all, const std::s
       s += "postgres = yes\npriority = " + std::string(m.name == "pg1" ? "100" : "50") +
            "\npg_address = 127.0.0.1:" + std::to_string(m.pg_port) + "\n";
   }
+  return s;
+}
+
+std::string Join(const std::vector<int>& v) {
+  std::string s = "0";
+  for (int n : v) s += "," + std::to_string(n);
   return s;
 }
 
@@ -150,8 +156,10 @@ TEST_CASE("failover on loopback: the replica takes over when the primary's host 
   for (Member& m : ms) m.proc->Wait(seconds(5));
 }
 
-TEST_CASE("switchover on loopback: planned, through the client, no acknowledged write lost") {
-  auto started = PgCluster::Start();
+TEST_CASE("switchover on loopback: planned, rejoin, and back; no acknowledged write lost") {
+  PgCluster::Options options;
+  options.extra_settings = {"wal_log_hints = on", "full_page_writes = on"};  // for pg_rewind
+  auto started = PgCluster::Start(options);
   REQUIRE(started.ok());
   PgCluster& pg = **started;
   REQUIRE(pg.primary().Sql("CREATE TABLE seq (n int PRIMARY KEY)").ok());
@@ -191,15 +199,30 @@ TEST_CASE("switchover on loopback: planned, through the client, no acknowledged 
               seconds(5)),
       ms[0].proc->Log());
   // Every acknowledged write is on the new primary.
-  auto count = pg.replica().Sql("SELECT count(*) FROM seq WHERE n <= " +
-                                std::to_string(acked.empty() ? 0 : acked.back()));
-  REQUIRE(count.ok());
+  auto all_there = [&](PgServer& server) {
+    auto count = server.Sql("SELECT count(*) FROM seq WHERE n IN (" + Join(acked) + ")");
+    return count.ok() && std::stoul(*count) == acked.size();
+  };
   MESSAGE(acked.size() << " writes acknowledged before the switchover");
-  CHECK(std::stoul(*count) >= acked.size());
-  for (int n : acked) {
-    auto row = pg.replica().Sql("SELECT count(*) FROM seq WHERE n = " + std::to_string(n));
-    if (!row.ok() || *row != "1") FAIL("acknowledged write " << n << " is missing");
-  }
+  CHECK(all_there(pg.replica()));
+
+  // keepwatch rejoin on the old primary: pg_rewind from pg2, then it follows pg2.
+  code = Client(ms[0], token, {"rejoin"}, &out);
+  REQUIRE_MESSAGE(code == 0, out << "\npg1 log:\n" << ms[0].proc->Log());
+  CHECK(*pg.primary().Sql("SELECT pg_is_in_recovery()") == "t");
+  CHECK(*pg.primary().Sql("SHOW default_transaction_read_only") == "off");
+  CHECK(WaitFor([&] { return ms[0].Get("/replica") == 200; }, seconds(10)));
+  // And back to pg1, with writes on pg2 meanwhile.
+  for (int n = 100001; n <= 100010; ++n)
+    if (pg.replica().Sql("INSERT INTO seq VALUES (" + std::to_string(n) + ")").ok())
+      acked.push_back(n);
+  code = Client(ms[1], token, {"switchover", "--to", "pg1"}, &out);
+  REQUIRE_MESSAGE(code == 0, out << "\npg1 log:\n"
+                                 << ms[0].proc->Log() << "\npg2 log:\n"
+                                 << ms[1].proc->Log());
+  CHECK(ms[0].Get("/primary") == 200);
+  CHECK(ms[1].Get("/primary") == 503);
+  CHECK(all_there(pg.primary()));
 
   // pause on lb1 spreads to every agent through gossip; resume lifts it.
   CHECK(Client(ms[2], token, {"pause"}, &out) == 0);

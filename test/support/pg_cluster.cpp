@@ -162,6 +162,19 @@ std::vector<pid_t> PgServer::Processes() const {
   return out;
 }
 
+Status PgServer::Kill() {
+  std::vector<pid_t> pids = Processes();
+  for (pid_t p : pids) kill(p, SIGKILL);
+  bool gone = WaitFor(
+      [&] {
+        for (pid_t p : pids)
+          if (kill(p, 0) == 0) return false;
+        return true;
+      },
+      seconds(20));
+  return gone ? Status::Ok() : Status::Error(name_ + ": processes survive SIGKILL");
+}
+
 void PgServer::Freeze() {
   pid_t pm = PostmasterPid();
   if (pm) kill(pm, SIGSTOP);  // first, so it forks no new unfrozen child

@@ -47,8 +47,12 @@ class PgServer {
   Status RequestStop(const std::string& mode);  // the same without waiting (pg_ctl -W)
   pid_t PostmasterPid() const;                  // 0 when not running
   std::vector<pid_t> Processes() const;         // postmaster and its children
-  void Freeze();                                // SIGSTOP postmaster and children
-  void Thaw();                                  // SIGCONT them
+  // SIGKILL postmaster and children (a crash: no shutdown checkpoint) and waits, bounded,
+  // until they are gone, reaped too (their parent is init, which may reap late; until
+  // then pg_ctl takes the zombie postmaster for a running server).
+  Status Kill();
+  void Freeze();  // SIGSTOP postmaster and children
+  void Thaw();    // SIGCONT them
   // Runs SQL through psql as postgres; returns trimmed -At output or the error.
   Result<std::string> Sql(const std::string& sql, Duration timeout = seconds(20)) const;
   // The check's conninfo: keepwatch user, password read from the cluster's passfile.

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "test/support/pg_cluster.h"
 
 using namespace kw;
@@ -14,6 +16,55 @@ std::string Superuser(const PgServer& s) {
   return "host=127.0.0.1 port=" + std::to_string(s.port()) + " user=postgres dbname=postgres";
 }
 
+PgActuatorConfig Cfg(const std::string& conninfo, const std::string& promote_command,
+                     FenceMode fence, const std::string& fence_command) {
+  PgActuatorConfig cfg;
+  cfg.conninfo = conninfo;
+  cfg.promote_command = promote_command;
+  cfg.fence = fence;
+  cfg.fence_command = fence_command;
+  return cfg;
+}
+
+TimePoint In(Duration d) { return SteadyClock::now() + d; }
+
+HostPort At(const PgServer& s) { return HostPort{"127.0.0.1", static_cast<uint16_t>(s.port())}; }
+
+// The production set-up: the check's role (keepwatch, pg_monitor) with the fence's
+// grants; pg_rewind reaches the new primary as postgres (rejoin_conninfo).
+PgActuatorConfig Production(const PgServer& s, FenceMode fence) {
+  PgActuatorConfig cfg;
+  cfg.conninfo = s.Conninfo();
+  cfg.fence = fence;
+  cfg.rejoin_conninfo = "user=postgres dbname=postgres";
+  return cfg;
+}
+
+// Whether `sql` on `s` answers `want` (a failure is "no").
+bool Answers(const PgServer& s, const std::string& sql, const std::string& want) {
+  auto r = s.Sql(sql);
+  return r.ok() && *r == want;
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// `s` is a hot standby whose WAL receiver streams from `from`.
+void CheckFollows(const PgServer& s, const PgServer& from) {
+  CHECK(*s.Sql("SELECT pg_is_in_recovery()") == "t");
+  CHECK(*s.Sql("SELECT status || ' ' || sender_host || ':' || sender_port "
+               "FROM pg_stat_wal_receiver") ==
+        "streaming 127.0.0.1:" + std::to_string(from.port()));
+  // Exactly one primary_conninfo is left, pointing at `from`.
+  std::string conf = ReadFile(s.data_dir() + "/postgresql.auto.conf");
+  CHECK(Count(conf, "primary_conninfo") == 1);
+  CHECK(Count(conf, "default_transaction_read_only") == 0);
+  CHECK(conf.find("port=" + std::to_string(from.port())) != std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("pg actuator: fence read-only cuts sessions, unfence restores, promote the replica") {
@@ -21,7 +72,8 @@ TEST_CASE("pg actuator: fence read-only cuts sessions, unfence restores, promote
   REQUIRE(started.ok());
   PgCluster& c = **started;
   LibpqConnector connector;
-  auto primary = MakePgActuator({Superuser(c.primary()), "", FenceMode::kReadonly, ""}, connector);
+  auto primary =
+      MakePgActuator(Cfg(Superuser(c.primary()), "", FenceMode::kReadonly, ""), connector);
   // A client session that is open when the fence comes down.
   Process held({"runuser", "-u", "postgres", "--", "psql", "-h", "127.0.0.1", "-p",
                 std::to_string(c.primary().port()), "-d", "postgres", "-c", "SELECT pg_sleep(30)"});
@@ -42,7 +94,8 @@ TEST_CASE("pg actuator: fence read-only cuts sessions, unfence restores, promote
   CHECK(*c.primary().Sql("SHOW default_transaction_read_only") == "off");
   CHECK(c.primary().Sql("CREATE TABLE unfenced (x int)").ok());
 
-  auto replica = MakePgActuator({Superuser(c.replica()), "", FenceMode::kReadonly, ""}, connector);
+  auto replica =
+      MakePgActuator(Cfg(Superuser(c.replica()), "", FenceMode::kReadonly, ""), connector);
   REQUIRE(*c.replica().Sql("SELECT pg_is_in_recovery()") == "t");
   Status p = replica->Promote(SteadyClock::now() + seconds(30));
   INFO(p.message());
@@ -55,15 +108,173 @@ TEST_CASE("pg actuator: commands run with a deadline and say how they failed") {
   Status f =
       RunShell("echo first; echo 'no such cluster' >&2; exit 3", SteadyClock::now() + seconds(5));
   CHECK(f.message() ==
-        "'echo first; echo 'no such cluster' >&2; exit 3' exited with 3 (no such cluster)");
+        "'echo first; echo 'no such cluster' >&2; exit 3' exited with 3 (first / no such cluster)");
   TimePoint t0 = SteadyClock::now();
   Status slow = RunShell("sleep 30", SteadyClock::now() + milliseconds(300));
   CHECK(SteadyClock::now() - t0 < seconds(3));
   CHECK(slow.message() == "'sleep 30' did not finish in time; killed");
   LibpqConnector connector;
-  auto cmd =
-      MakePgActuator({"host=127.0.0.1 port=1", "exit 4", FenceMode::kCommand, "exit 5"}, connector);
+  auto cmd = MakePgActuator(Cfg("host=127.0.0.1 port=1", "exit 4", FenceMode::kCommand, "exit 5"),
+                            connector);
   CHECK(cmd->Promote(SteadyClock::now() + seconds(5)).message() == "'exit 4' exited with 4");
   CHECK(cmd->Fence(SteadyClock::now() + seconds(5)).message() == "'exit 5' exited with 5");
   CHECK(cmd->Unfence(SteadyClock::now() + seconds(5)).ok());
+}
+
+TEST_CASE("pg actuator: rejoin_command runs instead of pg_rewind, told the new primary") {
+  TempDir dir;
+  LibpqConnector connector;
+  PgActuatorConfig cfg;
+  cfg.conninfo = "host=127.0.0.1 port=1";
+  cfg.rejoin_command = "echo \"$KEEPWATCH_PRIMARY_HOST $KEEPWATCH_PRIMARY_PORT\" > " + dir.path() +
+                       "/primary; echo 'rewound' >&2";
+  auto act = MakePgActuator(cfg, connector);
+  Status s = act->Rejoin(HostPort{"10.1.2.3", 5433}, In(seconds(5)));
+  INFO(s.message());
+  CHECK(s.ok());
+  CHECK(ReadFile(dir.path() + "/primary") == "10.1.2.3 5433\n");
+  cfg.rejoin_command = "echo \"no route to $KEEPWATCH_PRIMARY_HOST\" >&2; exit 2";
+  CHECK(MakePgActuator(cfg, connector)
+            ->Rejoin(HostPort{"10.1.2.3", 5433}, In(seconds(5)))
+            .message() ==
+        "rejoin: '" + cfg.rejoin_command + "' exited with 2 (no route to 10.1.2.3)");
+}
+
+TEST_CASE("pg actuator: the source conninfo is the base's keywords with the new primary") {
+  auto s = SourceConninfo("host=/run/postgresql port=5432 user=rewind sslmode=require",
+                          HostPort{"10.0.0.2", 5433});
+  REQUIRE(s.ok());
+  CHECK(*s == "user='rewind' sslmode='require' host='10.0.0.2' port=5433");
+  auto uri = SourceConninfo("postgresql://kw:it's@db1:6000/postgres", HostPort{"db2", 5432});
+  REQUIRE(uri.ok());
+  CHECK(*uri == "user='kw' password='it\\'s' dbname='postgres' host='db2' port=5432");
+  CHECK(*SourceConninfo("postgresql://kw:it's@db1:6000/postgres", HostPort{"db2", 5432}, false) ==
+        "user='kw' dbname='postgres' host='db2' port=5432");
+  CHECK(SourceConninfo("user='unterminated", HostPort{"db2", 5432})
+            .status()
+            .message()
+            .find("cannot parse the conninfo for the new primary") == 0);
+}
+
+TEST_CASE("pg actuator: rejoin rewinds a diverged old primary, then one that crashed") {
+  PgCluster::Options options;
+  options.extra_settings = {"wal_log_hints = on", "full_page_writes = on"};
+  auto started = PgCluster::Start(options);
+  REQUIRE(started.ok());
+  PgCluster& c = **started;
+  PgServer& a = c.primary();
+  PgServer& b = c.replica();
+  REQUIRE(a.Sql("GRANT pg_signal_backend TO keepwatch; "
+                "GRANT ALTER SYSTEM ON PARAMETER default_transaction_read_only TO keepwatch; "
+                "GRANT EXECUTE ON FUNCTION pg_promote(boolean, integer) TO keepwatch; "
+                "GRANT EXECUTE ON FUNCTION pg_reload_conf() TO keepwatch; "
+                "CREATE TABLE t (x text); INSERT INTO t VALUES ('before')")
+              .ok());
+  // The first rejoin reaches the new primary as a role with exactly the rights
+  // PostgreSQL's pg_rewind page lists (and REPLICATION), by password.
+  REQUIRE(a.Sql("CREATE ROLE rewinder LOGIN REPLICATION PASSWORD 'rw-s3cret'; "
+                "GRANT EXECUTE ON FUNCTION pg_ls_dir(text, boolean, boolean) TO rewinder; "
+                "GRANT EXECUTE ON FUNCTION pg_stat_file(text, boolean) TO rewinder; "
+                "GRANT EXECUTE ON FUNCTION pg_read_binary_file(text) TO rewinder; "
+                "GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) "
+                "TO rewinder; GRANT pg_checkpoint TO rewinder")
+              .ok());
+  for (PgServer* s : {&a, &b}) {
+    std::string hba = ReadFile(s->data_dir() + "/pg_hba.conf");
+    std::ofstream(s->data_dir() + "/pg_hba.conf", std::ios::trunc)
+        << "host all rewinder 127.0.0.1/32 scram-sha-256\n"
+           "host replication rewinder 127.0.0.1/32 scram-sha-256\n"
+        << hba;
+    REQUIRE(s->Sql("SELECT pg_reload_conf()").ok());
+  }
+  REQUIRE(c.WaitReplicaCaughtUp().ok());
+  LibpqConnector connector;
+  PgActuatorConfig rewinder = Production(a, FenceMode::kReadonly);
+  rewinder.rejoin_conninfo = "user=rewinder password=rw-s3cret dbname=postgres";
+  auto act_a = MakePgActuator(rewinder, connector);
+  auto act_b = MakePgActuator(Production(b, FenceMode::kReadonly), connector);
+
+  // Refused before anything is touched: a past deadline, a source that is not a primary,
+  // one that does not answer, a role without pg_rewind's rights.
+  CHECK(act_a->Rejoin(At(b), In(-seconds(1))).message() ==
+        "rejoin: the deadline has already passed");
+  CHECK(act_a->Rejoin(At(b), In(seconds(20))).message() ==
+        "rejoin: the new primary 127.0.0.1:" + std::to_string(b.port()) +
+            " is in recovery, not a primary");
+  HostPort nobody{"127.0.0.1", FreePort()};
+  std::string refused = act_a->Rejoin(nobody, In(seconds(20))).message();
+  CHECK(refused.find("rejoin: the new primary " + nobody.ToString() + ": ") == 0);
+  CHECK(refused.find("refused") != std::string::npos);
+  CHECK(*a.Sql("SELECT pg_is_in_recovery()") == "f");
+
+  // The replica is promoted; the old primary takes writes a little longer, then is fenced.
+  Status promoted = act_b->Promote(In(seconds(30)));
+  INFO(promoted.message());
+  REQUIRE(promoted.ok());
+  REQUIRE(a.Sql("INSERT INTO t VALUES ('diverged')").ok());
+  Status fenced = act_a->Fence(In(seconds(10)));
+  INFO(fenced.message());
+  REQUIRE(fenced.ok());
+  PgActuatorConfig weak = Production(a, FenceMode::kReadonly);
+  weak.rejoin_conninfo = "";  // the check's own role: pg_monitor only
+  std::string weak_says = MakePgActuator(weak, connector)->Rejoin(At(b), In(seconds(20))).message();
+  CHECK(weak_says.find("role keepwatch may not run pg_ls_dir") != std::string::npos);
+
+  Status rejoined = act_a->Rejoin(At(b), In(seconds(60)));
+  INFO(rejoined.message());
+  REQUIRE(rejoined.ok());
+  CheckFollows(a, b);
+  // It streams as the rewind role; libpq took the password from pg_rewind's environment.
+  CHECK(ReadFile(a.data_dir() + "/postgresql.auto.conf").find("user=rewinder") !=
+        std::string::npos);
+  pid_t follower = a.PostmasterPid();
+  CHECK(act_a->Rejoin(At(b), In(seconds(20))).ok());  // a second time: nothing to do
+  CHECK(a.PostmasterPid() == follower);
+  REQUIRE(b.Sql("INSERT INTO t VALUES ('after')").ok());
+  CHECK(WaitFor([&] { return Answers(a, "SELECT count(*) FROM t WHERE x = 'after'", "1"); },
+                seconds(10)));
+  CHECK(*a.Sql("SELECT string_agg(x, ',' ORDER BY x) FROM t") == "after,before");
+
+  // Back the other way after a crash: a is promoted, b takes a write and is killed.
+  REQUIRE(act_a->Promote(In(seconds(30))).ok());
+  REQUIRE(b.Sql("INSERT INTO t VALUES ('lost in the crash')").ok());
+  REQUIRE(b.Kill().ok());
+  std::string control;
+  REQUIRE(RunCommand({"/usr/lib/postgresql/15/bin/pg_controldata", b.data_dir()}, &control) == 0);
+  CHECK(control.find("Database cluster state:               in production") !=
+        std::string::npos);  // a crash: crash recovery is due before pg_rewind
+  Status crashed = act_b->Rejoin(At(a), In(seconds(60)));
+  INFO(crashed.message());
+  REQUIRE(crashed.ok());
+  CheckFollows(b, a);
+  REQUIRE(a.Sql("INSERT INTO t VALUES ('later')").ok());
+  CHECK(WaitFor([&] { return Answers(b, "SELECT count(*) FROM t WHERE x = 'later'", "1"); },
+                seconds(10)));
+  CHECK(*b.Sql("SELECT string_agg(x, ',' ORDER BY x) FROM t") == "after,before,later");
+
+  // fence = stop: a running primary is stopped; a stopped one is already fenced, also for
+  // an agent that has not seen it up.
+  auto stop_a = MakePgActuator(Production(a, FenceMode::kStop), connector);
+  Status stopped = stop_a->Fence(In(seconds(30)));
+  INFO(stopped.message());
+  CHECK(stopped.ok());
+  CHECK(a.PostmasterPid() == 0);
+  CHECK(stop_a->Fence(In(seconds(10))).ok());
+  CHECK(MakePgActuator(Production(a, FenceMode::kStop), connector)->Fence(In(seconds(10))).ok());
+}
+
+TEST_CASE("pg actuator: rejoin without wal_log_hints or checksums says so and leaves it running") {
+  PgCluster::Options options;
+  options.replica = false;
+  auto started = PgCluster::Start(options);
+  REQUIRE(started.ok());
+  PgServer& a = (*started)->primary();
+  LibpqConnector connector;
+  auto act = MakePgActuator(Production(a, FenceMode::kNone), connector);
+  Status s = act->Rejoin(HostPort{"127.0.0.1", FreePort()}, In(seconds(20)));
+  CHECK(s.message() == "rejoin: pg_rewind needs wal_log_hints = on or data checksums, and " +
+                           a.data_dir() +
+                           " has neither: set wal_log_hints = on on every member and restart "
+                           "PostgreSQL");
+  CHECK(*a.Sql("SELECT pg_is_in_recovery()") == "f");
 }
