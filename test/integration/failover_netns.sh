@@ -14,6 +14,7 @@
 # (with it PostgreSQL itself would hold every commit until the replica came back).
 #
 # Needs root, ip, nft, haproxy and PostgreSQL 15; says so and passes without them.
+# Operator commands (keepwatch switchover, pause/resume, rejoin) go through lab_admin.
 # SCENARIOS="kill_pg cut_primary" runs a subset.
 set -u
 if [ "$(id -u)" != 0 ] || ! command -v nft >/dev/null || ! command -v haproxy >/dev/null ||
@@ -116,14 +117,14 @@ scenario_kill_pg() {  # kill -9 the primary's PostgreSQL (its agent lives on); r
     expect_fenced_old_primary
 }
 
-scenario_kill_node() {  # the primary's host dies, then comes back as it was
+scenario_kill_node() {  # the primary's host dies, comes back as it was, and rejoins
   lab_sync on && AFTER="lab_start_node postgresql1" expect_failover lab_kill_node postgresql1 &&
-    expect_fenced_old_primary
+    expect_fenced_old_primary && rejoined postgresql1
 }
 
-scenario_cut_primary() {  # nftables drops all of the primary's traffic; then healed
+scenario_cut_primary() {  # nftables drops all of the primary's traffic; healed; rejoins
   lab_sync on && AFTER="lab_heal postgresql1" expect_failover lab_cut postgresql1 &&
-    expect_fenced_old_primary
+    expect_fenced_old_primary && rejoined postgresql1
 }
 
 scenario_cut_replica() {  # asynchronous: the primary must keep serving without it
@@ -191,8 +192,31 @@ scenario_pause_resume() {
   expect_fenced_old_primary
 }
 
+# Switchover, keepwatch rejoin of the old primary (a real pg_rewind), switchover back,
+# rejoin: the writes go A > B > A and no acknowledged one is lost.
+last_write_on() { grep ' ok ' "$LAB/observer.log" | tail -1 | grep -q " ok $1\$"; }
+rejoined() {  # NODE: a streaming replica again
+  lab_admin "$1" --wait 60s rejoin || return 1
+  lab_wait 30 "$1 streams as a replica" eval '[ "$(lab_get '"$1"' /replica)" = 200 ]'
+}
+scenario_switchover_and_back() {
+  lab_sync on && lab_observe_start --sync --max-handovers 2 || return 1
+  sleep 1
+  lab_observe_mark
+  lab_admin postgresql1 --wait 30s switchover --to postgresql2 &&
+    lab_wait 30 "writes on postgresql2" last_write_on "$PG2" &&
+    rejoined postgresql1 &&
+    lab_admin postgresql2 --wait 30s switchover --to postgresql1 &&
+    lab_wait 30 "writes on postgresql1 again" last_write_on "$PG1" &&
+    rejoined postgresql2 || { lab_observe_stop; return 1; }
+  sleep 2
+  lab_observe_stop || return 1
+  [ "$(lab_observed handovers)" = 2 ] && [ "$(lab_observed new)" = "$PG1" ] ||
+    fail "expected the writes to go $PG1 > $PG2 > $PG1"
+}
+
 for s in ${SCENARIOS:-kill_pg kill_node cut_primary cut_replica split_3_3 split_2_4 freeze_agent \
-  switchover pause_resume}; do
+  switchover pause_resume switchover_and_back}; do
   run "$s"
 done
 if [ ${#failed[@]} -gt 0 ]; then

@@ -247,6 +247,10 @@ HBA
     GRANT EXECUTE ON FUNCTION pg_promote(boolean, integer) TO keepwatch;
     GRANT EXECUTE ON FUNCTION pg_reload_conf() TO keepwatch;
     GRANT ALTER SYSTEM ON PARAMETER default_transaction_read_only TO keepwatch;
+    CREATE ROLE rewind LOGIN REPLICATION;
+    GRANT EXECUTE ON FUNCTION pg_ls_dir(text, boolean, boolean), pg_stat_file(text, boolean),
+      pg_read_binary_file(text), pg_read_binary_file(text, bigint, bigint, boolean) TO rewind;
+    GRANT pg_checkpoint TO rewind;
     CREATE ROLE app LOGIN;
     CREATE TABLE observed (seq bigint NOT NULL, server inet NOT NULL,
                            at timestamptz NOT NULL DEFAULT clock_timestamp());
