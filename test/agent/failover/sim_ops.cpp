@@ -23,8 +23,7 @@ int CarryPgActions(SimPg& pg, const Actions& a, int now_ms, int leader, std::mt1
     RequestFence(pg, now_ms, Between(rng, 5, 300));
     // A switchover reads the final WAL position once the fence is done (and reads it even
     // if PostgreSQL went down meanwhile: HandoffReadyOf says it failed).
-    if (!a.handoff_to.empty())
-      handoff_at = std::max(pg.fence_at, now_ms) + Between(rng, 1, 50);
+    if (!a.handoff_to.empty()) handoff_at = std::max(pg.fence_at, now_ms) + Between(rng, 1, 50);
   }
   if (a.unfence) Unfence(pg);
   if (a.promote) RequestPromote(pg, now_ms);
@@ -79,8 +78,7 @@ void CommandChecks::Acted(int i, const std::string& name, const Failover& fo, Ro
 
 void CommandChecks::Delivering(int i, const std::string& name, const Failover& fo,
                                const FailoverMsg& m) {
-  if (m.type == MsgType::kHandoff && m.target == name && m.term == fo.term())
-    nodes_[i].handoff = m;
+  if (m.type == MsgType::kHandoff && m.target == name && m.term == fo.term()) nodes_[i].handoff = m;
 }
 
 void CommandChecks::Stepped(int i, const std::string& name, const Failover& fo, const SimPg& pg) {

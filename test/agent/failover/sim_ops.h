@@ -65,16 +65,16 @@ class CommandChecks {
   // Member i's promotion completed with its WAL at `lsn`.
   void Promoted(int i, const std::string& name, uint64_t lsn);
 
-  int handoffs() const { return handoffs_; }                    // Handoff messages sent
+  int handoffs() const { return handoffs_; }                      // Handoff messages sent
   int handoff_promotions() const { return handoff_promotions_; }  // promotions checked
 
  private:
   struct Node {
-    std::optional<uint64_t> released_at;     // LSN when it released the voters
-    std::map<uint64_t, uint64_t> reached;    // term -> highest LSN while writable
-    std::optional<FailoverMsg> handoff;      // the latest Handoff addressed to it
-    uint64_t stood_term = 0;                 // its latest candidacy ...
-    bool stood_for_handoff = false;          // ... said "switchover from"
+    std::optional<uint64_t> released_at;   // LSN when it released the voters
+    std::map<uint64_t, uint64_t> reached;  // term -> highest LSN while writable
+    std::optional<FailoverMsg> handoff;    // the latest Handoff addressed to it
+    uint64_t stood_term = 0;               // its latest candidacy ...
+    bool stood_for_handoff = false;        // ... said "switchover from"
   };
   std::vector<Node> nodes_;
   std::function<void(const std::string&)> fail_;
