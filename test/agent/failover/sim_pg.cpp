@@ -31,6 +31,10 @@ void CrashPg(SimPg& pg) {
   pg.promote_at = pg.fence_at = pg.rejoin_at = -1;
 }
 
+uint64_t WritesPerStep(int now_ms) {
+  return now_ms % kBurstEveryMs < kBurstMs ? kBurstWritesPerStep : kWritesPerStep;
+}
+
 std::vector<std::pair<int, uint64_t>> StepPostgres(const std::vector<SimPg*>& pgs, int now_ms,
                                                    const std::function<bool(int, int)>& connected) {
   std::vector<std::pair<int, uint64_t>> promoted;
@@ -63,12 +67,13 @@ std::vector<std::pair<int, uint64_t>> StepPostgres(const std::vector<SimPg*>& pg
       pg->fence_at = -1;
       pg->writable = false;
     }
-    if (!pg->in_recovery && pg->writable) pg->lsn += kWritesPerStep;  // clients write
+    if (!pg->in_recovery && pg->writable) pg->lsn += WritesPerStep(now_ms);  // clients write
   }
   for (size_t i = 0; i < pgs.size(); ++i) {
     SimPg* r = pgs[i];
     if (!r || !r->up || !r->in_recovery) continue;
     r->streaming = false;
+    if (r->promote_at >= 0) continue;  // promotion stops the WAL receiver at once
     for (size_t j = 0; j < pgs.size(); ++j) {
       const SimPg* p = pgs[j];
       if (j == i || !p || !p->up || p->in_recovery || p->timeline < r->timeline) continue;

@@ -2,7 +2,8 @@
 // its membership oracle, gossip_sim.h with the real gossip layer): a primary whose
 // clients write while it is writable, replicas that stream from a primary they reach on a
 // timeline at least their own (catching up at a bounded rate, so a replica cut off for a
-// while lags), promotion that takes a while and starts a new timeline, fencing that takes
+// while or under a burst of writes lags), promotion that takes a while (the WAL receiver
+// stops at once) and starts a new timeline, fencing that takes
 // a while (writes go on until it is done), and a rejoin (pg_rewind, then follow) during
 // which PostgreSQL is stopped.
 #pragma once
@@ -29,9 +30,16 @@ struct SimPg {
   bool streaming = false;
 };
 
-inline constexpr int kPromoteMs = 500;           // pg_promote(wait => true)
-inline constexpr uint64_t kWritesPerStep = 10;   // a writable primary's LSN per step
+inline constexpr int kPromoteMs = 500;  // pg_promote(wait => true)
+// Clients write kWritesPerStep per step, and kBurstWritesPerStep during the first
+// kBurstMs of every kBurstEveryMs: more than a replica receives per step, so that replicas
+// lag behind a busy primary (then catch up), as they do.
+inline constexpr uint64_t kWritesPerStep = 10;
+inline constexpr uint64_t kBurstWritesPerStep = 100;
+inline constexpr int kBurstMs = 1000;
+inline constexpr int kBurstEveryMs = 5000;
 inline constexpr uint64_t kCatchUpPerStep = 40;  // a streaming replica's LSN per step, at most
+uint64_t WritesPerStep(int now_ms);
 
 // Asks for a promotion (idempotent; nothing when down or already a primary).
 void RequestPromote(SimPg& pg, int now_ms);
