@@ -9,8 +9,15 @@
 // (sim_schedule.h) and PostgreSQL model (sim_pg.h) on the real gossip layer, as keepwatchd
 // does.  Under sanitizers the random runs drop from 1,500 to 150.
 //
+// The schedules mix operator commands with the faults (switchover, failover --to,
+// pause/resume, rejoin), carried out as keepwatchd does (sim_ops.h).
+//
 // Invariants checked at every step of every run: at most one member answers 200 on
-// /primary; no term ever has two leaders.  Liveness: with a majority of voters connected
+// /primary; no term ever has two leaders; and those of the commands (sim_ops.h,
+// CommandChecks): a member that released the voters (StepDown) takes no write until
+// elected again; a member that stood because of Handoff(T, F) has WAL ≥ F when its
+// promotion completes, and F ≥ every LSN the old primary reached writable in T; a paused
+// member never starts an automatic election (rule 4's replica case).  Liveness: with a majority of voters connected
 // and loss under 10%, a crashed primary is replaced within the stated bound.
 #include <doctest/doctest.h>
 
