@@ -17,8 +17,8 @@
 // CommandChecks): a member that released the voters (StepDown) takes no write until
 // elected again; a member that stood because of Handoff(T, F) has WAL ≥ F when its
 // promotion completes, and F ≥ every LSN the old primary reached writable in T; a paused
-// member never starts an automatic election (rule 4's replica case).  Liveness: with a majority of voters connected
-// and loss under 10%, a crashed primary is replaced within the stated bound.
+// member never starts an automatic election (rule 4's replica case).  Liveness: with a majority of
+// voters connected and loss under 10%, a crashed primary is replaced within the stated bound.
 #include <doctest/doctest.h>
 
 #include <cstdio>
