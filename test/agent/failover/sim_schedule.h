@@ -8,8 +8,9 @@
 // lb2 odoo1 odoo2).  Faults accumulate.  Between two faults, one time in three, an
 // operator gives a command on a random member at a random instant, racing the faults:
 // switchover to a random PostgreSQL member (40%), failover --to one (20%), pause (20%;
-// resumed on a random member 2-20 s later, so that most of a run is not paused) or rejoin
-// on a member that needs one (20%).  All choices come from `rng`.
+// the first command 2-20 s later is a resume, so that most of a run is not paused) or
+// rejoin on a member that needs one (20%).  A command given on a member whose agent is
+// down or paused is lost (a resume too).  All choices come from `rng`.
 //
 // Sim provides: size(), now_ms(), RunUntil(ms) (false on a violated invariant),
 // crashed(i), Crash(i), Restart(i), Pause(i, ms), Cut(from, to, bool), IsCut(from, to),
