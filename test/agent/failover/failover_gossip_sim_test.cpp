@@ -173,5 +173,6 @@ TEST_CASE("failover on gossip: random fault schedules keep the invariants at eve
       seeds.size(), secs, failures.size(), handoffs, checked);
   for (const std::string& f : failures) MESSAGE(f);
   CHECK(failures.empty());
-  if (seeds.size() > 1) CHECK(checked > 0);  // the handoff promise was checked, not skipped
+  // The handoff promise was checked, not skipped (about one run in seven checks it).
+  if (seeds.size() >= 50) CHECK(checked > 0);
 }

@@ -7,7 +7,8 @@
 // suspect, for 5 s or 1.6 s dead) and is instantly consistent: this is the protocol alone,
 // cheap enough for many runs.  failover_gossip_sim_test.cpp runs the same fault schedules
 // (sim_schedule.h) and PostgreSQL model (sim_pg.h) on the real gossip layer, as keepwatchd
-// does.  Under sanitizers the random runs drop from 1,500 to 150.
+// does.  Under sanitizers the random runs drop from 1,500 to 150 (KW_SIM_RUNS=N sets
+// them; KW_SIM_SEED=S replays one, KW_SIM_LOG=1 prints every decision and command).
 //
 // The schedules mix operator commands with the faults (switchover, failover --to,
 // pause/resume, rejoin), carried out as keepwatchd does (sim_ops.h).
@@ -478,5 +479,6 @@ TEST_CASE("failover simulation: thousands of random fault schedules keep the inv
   }
   std::printf("failover simulation: %llu random runs, %d handoffs, %d promotions after one\n",
               static_cast<unsigned long long>(runs), handoffs, checked);
-  if (!only) CHECK(checked > 0);  // the handoff promise was checked, not skipped
+  // The handoff promise was checked, not skipped (about one run in six checks it).
+  if (!only && runs >= 50) CHECK(checked > 0);
 }
