@@ -468,6 +468,7 @@ void Failover::OnHandoff(TimePoint now, const FailoverMsg& m, const World& w, Ac
   if (m.target != cfg_.self || m.term != state_.term || m.from != state_.leader) return;
   if (cfg_.Priority(cfg_.self) <= 0 || !w.pg.up || !w.pg.in_recovery) return;
   handoff_from_ = m.from;
+  handoff_from_term_ = m.term;
   handoff_lsn_ = m.lsn;
   handoff_until_ = now + cfg_.lease;
   a.log.push_back("term " + std::to_string(m.term) + ": " + m.from +
@@ -477,10 +478,15 @@ void Failover::OnHandoff(TimePoint now, const FailoverMsg& m, const World& w, Ac
 
 void Failover::TickHandoff(TimePoint now, const World& w, Actions& a) {
   if (handoff_from_.empty() || role_ != Role::kFollower) return;
-  if (now >= handoff_until_) {
+  // The handoff is for the election of the term after its own: once another term began
+  // (an operator's failover --to, another leader), standing on it would be stale.
+  if (state_.term != handoff_from_term_ || now >= handoff_until_) {
     a.log.push_back("term " + std::to_string(state_.term) + ": switchover from " + handoff_from_ +
-                    " abandoned: the WAL did not reach lsn " + std::to_string(handoff_lsn_) +
-                    " (at " + std::to_string(w.pg.lsn) + ")");
+                    " abandoned: " +
+                    (state_.term != handoff_from_term_
+                         ? "term " + std::to_string(state_.term) + " began meanwhile"
+                         : "the WAL did not reach lsn " + std::to_string(handoff_lsn_) + " (at " +
+                               std::to_string(w.pg.lsn) + ")"));
     handoff_from_.clear();
     return;
   }

@@ -221,8 +221,10 @@ class Failover {
   // Switchover, on the old leader: handing over to handoff_to_ in handoff_term_.
   std::string handoff_to_;
   uint64_t handoff_term_ = 0;
-  // Switchover, on the target: stand once the WAL reached handoff_lsn_, until handoff_until_.
+  // Switchover, on the target: stand in handoff_from_term_ + 1 once the WAL reached
+  // handoff_lsn_, until handoff_until_.
   std::string handoff_from_;
+  uint64_t handoff_from_term_ = 0;
   uint64_t handoff_lsn_ = 0;
   TimePoint handoff_until_{};
   TimePoint next_rejoin_{};

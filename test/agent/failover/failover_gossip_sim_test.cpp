@@ -62,13 +62,16 @@ int RunUntilServing(GossipSim& sim, int member, int limit_ms) {
 // one-way cuts, partitions, 3/3 splits), loss up to 20%, clock rates ±1%; odd seeds on gossip's
 // defaults, even seeds with a 200 ms probe interval, where gossip declares a member dead well
 // within a lease and only the lease keeps terms apart.
-std::string RandomRun(uint64_t seed) {
+// Adds to `handoffs` / `checked` the handoffs sent and the promotions after one checked.
+std::string RandomRun(uint64_t seed, int& handoffs, int& checked) {
   GossipSimOptions o;
   o.seed = seed;
   o.probe_interval = seed % 2 ? seconds(1) : milliseconds(200);
   o.loss = 0.2 * static_cast<double>((seed * 0x9E3779B97F4A7C15ull) >> 11) * 0x1.0p-53;
   GossipSim sim(o);
   RunRandomFaults(sim, sim.rng(), 60000);
+  handoffs += sim.checks().handoffs();
+  checked += sim.checks().handoff_promotions();
   return sim.failure();
 }
 
@@ -155,16 +158,21 @@ TEST_CASE("failover on gossip: random fault schedules keep the invariants at eve
   std::vector<uint64_t> seeds = Seeds(EnvOr("KW_SIM_RUNS", kDefaultRuns));
   auto t0 = std::chrono::steady_clock::now();
   std::vector<std::string> failures;
+  int handoffs = 0, checked = 0;
   for (uint64_t seed : seeds) {
-    std::string f = RandomRun(seed);
+    std::string f = RandomRun(seed, handoffs, checked);
     if (f.empty()) continue;
     failures.push_back("seed " + std::to_string(seed) + ": " + f +
                        " (replay: KW_SIM_SEED=" + std::to_string(seed) + " KW_SIM_LOG=1)");
     if (failures.size() >= 3) break;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("failover on gossip: %zu random runs in %.1fs, %zu failed\n", seeds.size(), secs,
-              failures.size());
+  std::printf(
+      "failover on gossip: %zu random runs in %.1fs, %zu failed; %d handoffs, %d promotions "
+      "after one\n",
+      seeds.size(), secs, failures.size(), handoffs, checked);
   for (const std::string& f : failures) MESSAGE(f);
   CHECK(failures.empty());
+  // The handoff promise was checked, not skipped (about one run in seven checks it).
+  if (seeds.size() >= 50) CHECK(checked > 0);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 #include "agent/config.h"
 #include "agent/failover/codec.h"
@@ -48,7 +49,13 @@ Config ClusterConfigFor(Duration probe_interval) {
 }  // namespace
 
 GossipSim::GossipSim(const GossipSimOptions& o)
-    : o_(o), rng_(o.seed), now_(kT0), next_pg_step_(kT0), log_(std::getenv("KW_SIM_LOG")) {
+    : o_(o),
+      rng_(o.seed),
+      now_(kT0),
+      next_pg_step_(kT0),
+      log_(std::getenv("KW_SIM_LOG")),
+      checks_(static_cast<int>(std::size(kMembers)),
+              [this](const std::string& why) { Fail(why); }) {
   std::vector<std::string> names;
   for (const Spec& s : kMembers) {
     Node n;
@@ -117,6 +124,8 @@ void GossipSim::Publish(int i) {
   gossip::NodeState s = gossip::NodeStateFromSnapshot(n.snap);
   s.term = n.fo->term();
   s.leader = n.fo->leader();
+  s.paused = n.fo->paused();
+  s.pause_version = n.fo->durable().pause_version;
   net_->swim(i).SetLocalState(s);
 }
 
@@ -130,9 +139,27 @@ World GossipSim::WorldOf(int i) const {
   return w;
 }
 
+template <class Call>
+void GossipSim::Run(int i, bool tick, const World& w, Call&& call) {
+  Node& n = nodes_[i];
+  Role before = n.fo->role();
+  Actions a = call(*n.fo);
+  checks_.Acted(i, n.name, *n.fo, before, tick, w, a, n.pg);
+  Apply(i, a);
+}
+
+void GossipSim::Operate(int i, OpKind op, int target) {
+  if (!Running(i)) return;  // the command line gets no answer
+  World w = WorldOf(i);
+  Run(i, false, w, [&](Failover& fo) {
+    return failover_sim::Operate(fo, Local(i), w, op, nodes_[target].name);
+  });
+}
+
 void GossipSim::Tick(int i) {
   Node& n = nodes_[i];
-  Apply(i, n.fo->Tick(Local(i), WorldOf(i)));
+  World w = WorldOf(i);
+  Run(i, true, w, [&](Failover& fo) { return fo.Tick(Local(i), w); });
   Publish(i);  // the daemon publishes its node state every 100 ms
   n.next_tick = net_->Global(i, Local(i) + kTick);
 }
@@ -143,7 +170,9 @@ void GossipSim::OnUser(int i, const gossip::Delivered& d) {
     Fail(nodes_[i].name + " got a failover payload it cannot read from " + d.from);
     return;
   }
-  Apply(i, nodes_[i].fo->Receive(Local(i), *m, WorldOf(i)));
+  checks_.Delivering(i, nodes_[i].name, *nodes_[i].fo, *m);
+  World w = WorldOf(i);
+  Run(i, false, w, [&](Failover& fo) { return fo.Receive(Local(i), *m, w); });
 }
 
 void GossipSim::OnEvent(int i, const gossip::MemberEvent& e) {
@@ -165,9 +194,8 @@ void GossipSim::Apply(int i, const Actions& a) {
   for (const auto& [to, msg] : a.send)
     if (!net_->SendUser(i, now_, to, EncodeFailover(msg)))
       Fail(n.name + " could not send a failover message to " + to);
-  if (a.promote) RequestPromote(n.pg, now_ms());
-  if (a.fence) n.pg.writable = false;
-  if (a.unfence) n.pg.writable = true;
+  int handoff_at = CarryPgActions(n.pg, a, now_ms(), net_->IndexOf(n.fo->leader()), rng_);
+  if (handoff_at >= 0) n.handoff_at = handoff_at;
   if (n.fo->role() == Role::kLeader) {
     auto [it, fresh] = leader_of_term_.emplace(n.fo->term(), n.name);
     if (!fresh && it->second != n.name)
@@ -210,13 +238,18 @@ bool GossipSim::RunUntil(int ms) {
     for (int i = 0; i < size(); ++i) {
       if (!Running(i)) continue;
       t = std::min(t, nodes_[i].next_tick);
+      if (nodes_[i].handoff_at >= 0) t = std::min(t, kT0 + milliseconds(nodes_[i].handoff_at));
       if (nodes_[i].priority >= 0) t = std::min(t, nodes_[i].next_probe);
     }
     now_ = std::max(now_, t);
     if (now_ >= next_pg_step_) {
       std::vector<SimPg*> pgs;
       for (Node& n : nodes_) pgs.push_back(n.priority >= 0 && !n.crashed ? &n.pg : nullptr);
-      StepPostgres(pgs, now_ms(), [this](int p, int r) { return !cut_[p][r] && !cut_[r][p]; });
+      for (auto [i, lsn] :
+           StepPostgres(pgs, now_ms(), [this](int p, int r) { return !cut_[p][r] && !cut_[r][p]; }))
+        checks_.Promoted(i, nodes_[i].name, lsn);
+      for (int i = 0; i < size(); ++i)
+        if (pgs[i]) checks_.Stepped(i, nodes_[i].name, *nodes_[i].fo, nodes_[i].pg);
       next_pg_step_ += kPgStep;
     }
     net_->Advance(now_);  // failover messages are handled as gossip delivers them
@@ -228,6 +261,10 @@ bool GossipSim::RunUntil(int ms) {
         Probe(i);
         n.next_probe = net_->Global(i, Local(i) + kProbe);
       }
+      if (n.handoff_at >= 0 && now_ms() >= n.handoff_at) {
+        n.handoff_at = -1;
+        Run(i, false, World{}, [&](Failover& fo) { return HandoffReadyOf(fo, Local(i), n.pg); });
+      }
       if (now_ >= n.next_tick) Tick(i);
     }
     Check();
@@ -238,8 +275,8 @@ bool GossipSim::RunUntil(int ms) {
 void GossipSim::Crash(int i) {
   Node& n = nodes_[i];
   n.crashed = true;
-  n.pg.up = false;
-  n.pg.promote_at = -1;
+  n.handoff_at = -1;
+  CrashPg(n.pg);
   net_->Crash(i);
   for (auto& seen : dead_seen_) seen[i] = -1;
 }

@@ -14,11 +14,17 @@
 //   gossips, and PeersFromView of its Swim view for the others (alive / dead and their
 //   PostgreSQL, term and leader, as stale as gossip leaves them).
 //
+// The machine's actions are carried out as FailoverService does (sim_ops.h): a
+// switchover's fence, then its final WAL position handed to HandoffReady; a rejoin.
+// Operator commands come through Operate, as through the daemon's /admin.
+//
 // Checked after every event (the only instants anything can start serving): at most one
 // member answers 200 on /primary (leader, lease valid on its clock, its snapshot shows a
-// writable primary; a crashed or paused agent answers nothing), and no term has two
-// leaders.  Deterministic: one seed replays a run (KW_SIM_LOG=1 prints every decision).
-// Not thread-safe; one simulation per thread.
+// writable primary; a crashed or paused agent answers nothing), no term has two
+// leaders, and the invariants of the operator commands (sim_ops.h: no write after the
+// voters are released, no write lost by a switchover, no automatic election while paused).
+// Deterministic: one seed replays a run (KW_SIM_LOG=1 prints every decision). Not thread-safe; one
+// simulation per thread.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +37,7 @@
 #include "agent/clock.h"
 #include "agent/failover/failover.h"
 #include "agent/snapshot.h"
+#include "test/agent/failover/sim_ops.h"
 #include "test/agent/failover/sim_pg.h"
 #include "test/agent/gossip/net.h"
 
@@ -74,6 +81,11 @@ class GossipSim {
   void Pause(int i, int ms);  // the agent only (SIGSTOP); PostgreSQL runs on
   void Cut(int from, int to, bool cut) { cut_[from][to] = cut; }
   bool IsCut(int from, int to) const { return cut_[from][to]; }
+  bool has_pg(int i) const { return nodes_[i].priority >= 0; }
+  bool needs_rejoin(int i) const { return !nodes_[i].crashed && nodes_[i].fo->needs_rejoin(); }
+  // An operator's command on member i (nothing while its agent is down or paused).
+  void Operate(int i, OpKind op, int target);
+  const CommandChecks& checks() const { return checks_; }
   std::mt19937_64& rng() { return rng_; }
 
  private:
@@ -87,10 +99,13 @@ class GossipSim {
     Snapshot snap;  // the postgres check's latest result (none for other members)
     LocalPg local;  // LocalPgFrom(snap)
     TimePoint next_tick{}, next_probe{};  // global
+    int handoff_at = -1;                  // ms its switchover's fence is done (HandoffReady)
   };
   void Start(int i);
   void Probe(int i);
   void Tick(int i);
+  template <class Call>
+  void Run(int i, bool tick, const World& w, Call&& call);
   void OnUser(int i, const gossip::Delivered& d);
   void OnEvent(int i, const gossip::MemberEvent& e);
   World WorldOf(int i) const;
@@ -113,6 +128,7 @@ class GossipSim {
   std::map<uint64_t, std::string> leader_of_term_;
   std::string failure_;
   bool log_;
+  CommandChecks checks_;
 };
 
 }  // namespace kw::failover_sim

@@ -149,6 +149,30 @@ TEST_CASE("switchover: the target stands only once its WAL reached the final pos
   CHECK(slow.role() == Role::kFollower);
 }
 
+// Found by the gossip simulation (seed 413): the target, waiting for its WAL, was told to
+// stand by an operator (failover --to) in term 5 and lost; caught up later, it stood again
+// "for the switchover" in term 6, on a handoff meant for term 5 only.
+TEST_CASE("switchover: a handoff is dropped once another term began") {
+  Failover t(Cfg("pg2"), DurableState{4, "pg1", "pg1", false});
+  World w;
+  w.pg = Replica(800);
+  w.peers = {Pg("pg1", true, 950, false), Voter("lb1")};
+  FailoverMsg h = From("pg1", MsgType::kHandoff, 4);
+  h.target = "pg2";
+  h.lsn = 950;
+  t.Receive(T(0), h, w);
+  t.Stand(T(100), "pg2", w);  // failover --to pg2 while it waits
+  REQUIRE(t.term() == 5);
+  t.Tick(T(3500), w);  // no majority within the election timeout
+  REQUIRE(t.role() == Role::kFollower);
+  w.pg.lsn = 950;
+  Actions later = t.Tick(T(3600), w);
+  CHECK(later.send.empty());
+  CHECK(t.role() == Role::kFollower);
+  CHECK(t.term() == 5);
+  CHECK(Logged(later, "abandoned: term 5 began meanwhile"));
+}
+
 TEST_CASE("a voter grants the switchover target once the old leader stepped down") {
   Failover v(Cfg("lb1"), DurableState{4, "pg1", "pg1", false});
   World w;

@@ -5,15 +5,25 @@
 // restart a crashed one (durable state kept), pause an agent 0.5-12 s, toggle a one-way cut
 // of everything a member sends, cut a member from a random subset of the others (both
 // ways), cut it from all of them or heal its cuts, or split the cluster 3/3 (pg1 pg2 lb1 |
-// lb2 odoo1 odoo2).  Faults accumulate.  All choices come from `rng`.
+// lb2 odoo1 odoo2).  Faults accumulate.  Between two faults, one time in three, an
+// operator gives a command on a random member at a random instant, racing the faults:
+// switchover to a random PostgreSQL member (40%), failover --to one (20%), pause (20%;
+// the first command 2-20 s later is a resume, so that most of a run is not paused) or
+// rejoin on a member that needs one (20%).  A command given on a member whose agent is
+// down or paused is lost (a resume too).  All choices come from `rng`.
 //
 // Sim provides: size(), now_ms(), RunUntil(ms) (false on a violated invariant),
-// crashed(i), Crash(i), Restart(i), Pause(i, ms), Cut(from, to, bool), IsCut(from, to).
+// crashed(i), Crash(i), Restart(i), Pause(i, ms), Cut(from, to, bool), IsCut(from, to),
+// has_pg(i), needs_rejoin(i), and Operate(i, OpKind, target): the command on member i
+// (nothing when its agent is down or paused: the command line gets no answer).
 #pragma once
 
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <vector>
+
+#include "agent/failover/service.h"
 
 namespace kw::failover_sim {
 
@@ -27,8 +37,43 @@ void RunRandomFaults(Sim& sim, std::mt19937_64& rng, int end_ms) {
   std::uniform_int_distribution<int> kind(0, 6);
   std::bernoulli_distribution coin(0.5);
   std::uniform_int_distribution<int> span(500, 12000);
+  std::uniform_int_distribution<int> op(0, 9);
+  std::uniform_int_distribution<int> resume_after(2000, 20000);
+  int resume_at = -1;
+  auto random_of = [&](auto&& take) {  // a random member that `take` accepts, or -1
+    std::vector<int> ok;
+    for (int j = 0; j < sim.size(); ++j)
+      if (take(j)) ok.push_back(j);
+    return ok.empty() ? -1 : ok[std::uniform_int_distribution<size_t>(0, ok.size() - 1)(rng)];
+  };
+  auto command = [&] {
+    int at = pick(rng), o = op(rng), target = random_of([&](int j) { return sim.has_pg(j); });
+    if (resume_at >= 0 && sim.now_ms() >= resume_at) {
+      resume_at = -1;
+      note("operator: resume", at);
+      sim.Operate(at, OpKind::kResume, target);
+    } else if (o < 4) {
+      note("operator: switchover to", at, target);
+      sim.Operate(at, OpKind::kSwitchover, target);
+    } else if (o < 6) {
+      note("operator: failover --to", at, target);
+      sim.Operate(at, OpKind::kFailover, target);
+    } else if (o < 8) {
+      if (resume_at < 0) resume_at = sim.now_ms() + resume_after(rng);
+      note("operator: pause", at);
+      sim.Operate(at, OpKind::kPause, target);
+    } else if (int r = random_of([&](int j) { return sim.needs_rejoin(j); }); r >= 0) {
+      note("operator: rejoin", r);
+      sim.Operate(r, OpKind::kRejoin, target);
+    }
+  };
   while (sim.now_ms() < end_ms) {
-    if (!sim.RunUntil(sim.now_ms() + span(rng) / 2)) return;
+    const int next = sim.now_ms() + span(rng) / 2;
+    if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
+      if (!sim.RunUntil(std::uniform_int_distribution<int>(sim.now_ms(), next)(rng))) return;
+      command();
+    }
+    if (!sim.RunUntil(next)) return;
     int n = pick(rng);
     const int k = kind(rng);
     switch (k) {
