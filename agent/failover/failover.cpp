@@ -513,8 +513,8 @@ Actions Failover::Stand(TimePoint now, const std::string& to, const World& w) {
     refusal = "this node has priority 0";
   else if (!w.pg.up)
     refusal = "the local PostgreSQL is down";
-  else if (needs_rejoin_)
-    refusal = "this node is a former primary and needs a rejoin";
+  else if (needs_rejoin_ && Superseded(w))
+    refusal = "this node is a former primary: another member promoted on a later timeline";
   if (!refusal.empty()) {
     a.log.push_back("term " + t + ": failover to " + to + " refused: " + refusal);
     return a;
@@ -546,8 +546,16 @@ Actions Failover::Rejoin(TimePoint now, const World& w) {
   AskRejoin(now, w, a);
   if (!a.rejoin)
     a.log.push_back("rejoin refused: the leader " + state_.leader +
-                    " is not alive with a writable primary");
+                    " is not alive with a primary to follow" +
+                    (Superseded(w) ? "" : "; if it never promoted, this node's WAL is the newest: "
+                                          "keepwatch failover --to " + cfg_.self));
   return a;
+}
+
+bool Failover::Superseded(const World& w) const {
+  for (const Peer& p : w.peers)
+    if (p.timeline > w.pg.timeline) return true;
+  return false;
 }
 
 // A former primary rejoins the leader once that one really is a primary to follow.

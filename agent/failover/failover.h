@@ -185,6 +185,9 @@ class Failover {
   void OnHandoff(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
   void TickHandoff(TimePoint now, const World& w, Actions& a);
   void AskRejoin(TimePoint now, const World& w, Actions& a);
+  // Some member reported a later timeline than the local PostgreSQL's: a promotion
+  // happened after this node led, so its WAL has diverged or is behind.
+  bool Superseded(const World& w) const;
   Duration ElectionBackoff();
 
   FailoverConfig cfg_;

@@ -256,3 +256,27 @@ TEST_CASE("rejoin: asked for by the operator or auto_rejoin, once the leader is 
   w.peers[0].pg_primary = w.peers[0].pg_writable = false;
   CHECK_FALSE(aut.Tick(T(100 + 70000), w).rejoin);  // nothing to follow
 }
+
+// Found by the simulation (oracle, seed 5): the switchover's target won, crashed before
+// its promotion finished, and came back a replica of the fenced old primary: nobody could
+// stand, and the old primary could neither rejoin (no primary to follow) nor be chosen.
+TEST_CASE("failover --to a former primary whose successor never promoted") {
+  Failover old(Cfg("pg1"), DurableState{5, "", "pg2", false});
+  World w;
+  w.pg = Primary(900);
+  w.pg.writable = false;  // fenced by the switchover
+  w.peers = {Pg("pg2", false, 900), Voter("lb1")};  // pg2 back as a replica, timeline 1
+  old.Tick(T(0), w);
+  REQUIRE(old.needs_rejoin());
+  CHECK(Logged(old.Rejoin(T(10), w), "keepwatch failover --to pg1"));
+  Actions stood = old.Stand(T(20), "pg1", w);
+  CHECK(old.role() == Role::kCandidate);
+  CHECK(SentTo(stood, "lb1", MsgType::kVoteRequest)->primary);
+  // Once another member reports a later timeline, the old primary's WAL has diverged.
+  Failover diverged(Cfg("pg1"), DurableState{5, "", "pg2", false});
+  w.peers[0] = Pg("pg2", true, 1000);
+  w.peers[0].timeline = 2;
+  diverged.Tick(T(0), w);
+  CHECK(Logged(diverged.Stand(T(20), "pg1", w), "refused: this node is a former primary"));
+  CHECK(diverged.role() == Role::kFollower);
+}
