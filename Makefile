@@ -3,7 +3,7 @@
 #   make            build/keepwatchd and build/keepwatch
 #   make test       install missing packages, build, run every test
 #   make asan|tsan  the same tests under AddressSanitizer+UBSan / ThreadSanitizer
-#   make demo       run the agent on 127.0.0.1 with an example configuration
+#   make demo       the reference cluster in network namespaces, an agent on every node
 #   make bench      benchmarks; figures go to test/bench/RESULTS.md
 #   make deps       install the Debian packages the build and tests need (idempotent)
 #   make deb        build dist/keepwatch_<version>_<arch>.deb (out of tree: build/ is untouched)

@@ -9,8 +9,8 @@
 #   odoo1 .131, odoo2 .132  keepwatchd (odoo2 is the one non-voter)
 #   client .200  no daemon: where clients (the observer, a browser forward) connect from
 # Every keepwatchd runs its example configuration (packaging/examples/keepwatch-lb.ini,
-# keepwatch-odoo.ini; test/lab/keepwatch-postgresql.ini) followed by
-# test/lab/keepwatch-cluster.ini, with addresses and paths substituted, and with
+# keepwatch-odoo.ini, keepwatch-postgresql.ini) followed by
+# packaging/examples/keepwatch-cluster.ini, with addresses and paths substituted, and with
 # LAB_TIMINGS=fast the shorter timings of `make test` (probe 500 ms, lease 2 s, HAProxy
 # inter 300 ms fall 3 + timeout check 500 ms < 2 s).
 #
@@ -168,7 +168,7 @@ lab_require() {  # FILE PATTERN...: every pattern must occur
 }
 
 lab_configure() {
-  local ex=$LAB_SRC/packaging/examples lab=$LAB_SRC/test/lab n d
+  local ex=$LAB_SRC/packaging/examples n d
   "$LAB_BUILD/keepwatch" keygen >"$LAB/cluster.key" && chmod 600 "$LAB/cluster.key" || return 1
   "$LAB_BUILD/keepwatch" keygen >"$LAB/admin.token" && chmod 600 "$LAB/admin.token" || return 1
   printf '*:*:*:keepwatch:%s\n' "$LAB_PASSWORD" >"$LAB/pgpass" && chmod 600 "$LAB/pgpass"
@@ -187,7 +187,7 @@ lab_configure() {
     mkdir -p "$d/state" "$d/track"
     case $n in
       postgresql*)
-        lab_adapt "$lab/keepwatch-postgresql.ini" "$n" \
+        lab_adapt "$ex/keepwatch-postgresql.ini" "$n" \
           -e "s|host=/var/run/postgresql|host=$d/pg|" ${fast[@]+"${fast[@]}"} >"$d/keepwatch.ini" ;;
       lb*)
         lab_adapt "$ex/keepwatch-lb.ini" "$n" -e "s|/run/haproxy/admin.sock|$d/admin.sock|" \
@@ -201,7 +201,7 @@ lab_configure() {
         lab_adapt "$ex/keepwatch-odoo.ini" "$n" -e "s|/var/lib/odoo|$d/filestore|" >"$d/keepwatch.ini"
         lab_require "$d/keepwatch.ini" "portal = $LAB_NET.112" || return 1 ;;
     esac
-    lab_adapt "$lab/keepwatch-cluster.ini" "$n" ${fast[@]+"${fast[@]}"} >>"$d/keepwatch.ini"
+    lab_adapt "$ex/keepwatch-cluster.ini" "$n" ${fast[@]+"${fast[@]}"} >>"$d/keepwatch.ini"
     lab_require "$d/keepwatch.ini" "^node = $n$" "state_dir = $d/state" "key_file = $LAB/cluster.key" \
       "address = $LAB_NET.121" || return 1
     if [ "$LAB_TIMINGS" = fast ]; then
