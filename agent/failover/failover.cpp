@@ -547,8 +547,10 @@ Actions Failover::Rejoin(TimePoint now, const World& w) {
   if (!a.rejoin)
     a.log.push_back("rejoin refused: the leader " + state_.leader +
                     " is not alive with a primary to follow" +
-                    (Superseded(w) ? "" : "; if it never promoted, this node's WAL is the newest: "
-                                          "keepwatch failover --to " + cfg_.self));
+                    (Superseded(w) ? ""
+                                   : "; if it never promoted, this node's WAL is the newest: "
+                                     "keepwatch failover --to " +
+                                         cfg_.self));
   return a;
 }
 

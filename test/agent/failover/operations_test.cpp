@@ -264,7 +264,7 @@ TEST_CASE("failover --to a former primary whose successor never promoted") {
   Failover old(Cfg("pg1"), DurableState{5, "", "pg2", false});
   World w;
   w.pg = Primary(900);
-  w.pg.writable = false;  // fenced by the switchover
+  w.pg.writable = false;                            // fenced by the switchover
   w.peers = {Pg("pg2", false, 900), Voter("lb1")};  // pg2 back as a replica, timeline 1
   old.Tick(T(0), w);
   REQUIRE(old.needs_rejoin());
