@@ -25,6 +25,7 @@ Peer PgPeer(const std::string& name, bool alive, bool primary, uint64_t tl, uint
   p.dead = !alive;
   p.pg_up = alive;
   p.pg_primary = primary;
+  p.pg_writable = primary;
   p.timeline = tl;
   p.lsn = lsn;
   return p;
@@ -135,7 +136,7 @@ TEST_CASE("a replica behind another, a priority-0 candidate, a healthy primary: 
   Failover v2 = Voter();
   World healthy = Seen({PgPeer("pg1", true, true, 1, 900), PgPeer("pg2", true, false, 1, 900)});
   CHECK(SentTo(v2.Receive(T(0), VoteReq("pg2", 4, 1, 900), healthy), "pg2")->reason ==
-        "pg1 is alive and its PostgreSQL is a primary");
+        "pg1 is alive and its PostgreSQL is a writable primary");
 }
 
 TEST_CASE("a node with a fresh state does not vote before it knows the term") {
