@@ -88,6 +88,7 @@ void Failover::AdoptTerm(uint64_t term, const std::string& leader, Actions& a) {
 void Failover::LoseLeadership(TimePoint now, const World& w, const std::string& why, Actions& a) {
   bool was_leader = role_ == Role::kLeader;
   role_ = Role::kFollower;
+  pending_switchover_.clear();
   lease_until_ = std::min(lease_until_, now);
   pending_.clear();
   votes_.clear();
@@ -396,6 +397,7 @@ void Failover::FenceFailed(TimePoint now) {
 Actions Failover::Switchover(TimePoint now, const std::string& to, const World& w) {
   Actions a;
   std::string t = std::to_string(state_.term);
+  pending_switchover_.clear();  // a new request replaces one that waits
   if (role_ != Role::kLeader) {
     if (state_.leader.empty() || state_.leader == cfg_.self) {
       a.log.push_back("term " + t + ": switchover to " + to + " refused: no leader to hand over");
@@ -408,21 +410,38 @@ Actions Failover::Switchover(TimePoint now, const std::string& to, const World& 
                     state_.leader);
     return a;
   }
+  switchover_until_ = now + cfg_.lease;
+  SwitchoverInto(now, to, w, a);
+  return a;
+}
+
+// On the leader.  A target that is not (yet) a running replica in this node's view — a
+// rejoin that just finished, gossip a probe behind — is waited for up to a lease.
+void Failover::SwitchoverInto(TimePoint now, const std::string& to, const World& w, Actions& a) {
+  std::string t = std::to_string(state_.term);
   const Peer* p = w.Find(to);
-  std::string refusal;
+  std::string refusal, wait;
   if (to == cfg_.self)
     refusal = "it already leads";
   else if (cfg_.Priority(to) <= 0)
     refusal = "it has priority 0";
-  else if (!p || !p->alive)
-    refusal = "it is not alive";
-  else if (!p->pg_up || p->pg_primary)
-    refusal = "its PostgreSQL is not a running replica";
   else if (!had_lease_ || now >= lease_until_)
     refusal = "this leader holds no lease";
-  if (!refusal.empty()) {
-    a.log.push_back("term " + t + ": switchover to " + to + " refused: " + refusal);
-    return a;
+  else if (!p || !p->alive)
+    wait = "it is not alive";
+  else if (!p->pg_up || p->pg_primary)
+    wait = "its PostgreSQL is not a running replica";
+  if (!wait.empty() && now < switchover_until_) {
+    if (pending_switchover_ != to)
+      a.log.push_back("term " + t + ": switchover to " + to + " waits: " + wait);
+    pending_switchover_ = to;
+    return;
+  }
+  pending_switchover_.clear();
+  if (!refusal.empty() || !wait.empty()) {
+    a.log.push_back("term " + t + ": switchover to " + to +
+                    " refused: " + (refusal.empty() ? wait : refusal));
+    return;
   }
   // Stop serving and fence now; the voters are released and the target told to stand
   // only once the fence is done (HandoffReady), so no write can land after the target
@@ -436,7 +455,6 @@ Actions Failover::Switchover(TimePoint now, const std::string& to, const World& 
   handoff_term_ = state_.term;
   a.handoff_to = to;
   election_deadline_ = now + cfg_.lease + cfg_.election_timeout;
-  return a;
 }
 
 Actions Failover::HandoffReady(TimePoint now, bool fenced_ok, uint64_t lsn) {
@@ -647,6 +665,11 @@ Actions Failover::Tick(TimePoint now, const World& w) {
       if (w.pg.in_recovery && now >= won_at_ + cfg_.lease) {
         StepDownInto(now, "promotion did not complete within a lease", a);
         break;
+      }
+      if (!pending_switchover_.empty()) {
+        std::string to = pending_switchover_;  // a copy: handing over clears it
+        SwitchoverInto(now, to, w, a);
+        if (role_ != Role::kLeader) break;  // handing over
       }
       if (now >= next_renew_) SendRenewals(now, a);
       break;

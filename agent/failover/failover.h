@@ -182,6 +182,7 @@ class Failover {
   void OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
   void OnLeaseRenew(TimePoint now, const FailoverMsg& m, Actions& a);
   void OnLeaseAck(const FailoverMsg& m);
+  void SwitchoverInto(TimePoint now, const std::string& to, const World& w, Actions& a);
   void OnHandoff(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
   void TickHandoff(TimePoint now, const World& w, Actions& a);
   void AskRejoin(TimePoint now, const World& w, Actions& a);
@@ -221,6 +222,9 @@ class Failover {
     std::set<std::string> acks;
   };
   std::map<uint64_t, Pending> pending_;
+  // Switchover, on the leader: a request waiting for its target until switchover_until_.
+  std::string pending_switchover_;
+  TimePoint switchover_until_{};
   // Switchover, on the old leader: handing over to handoff_to_ in handoff_term_.
   std::string handoff_to_;
   uint64_t handoff_term_ = 0;

@@ -106,7 +106,7 @@ TEST_CASE("switchover: refusals, forwarding, and a failed fence abandons it") {
   CHECK(Logged(p.Switchover(T(100), "pg1", w), "refused: it already leads"));
   World dead = w;
   dead.peers[0].alive = false;
-  CHECK(Logged(p.Switchover(T(100), "pg2", dead), "refused: it is not alive"));
+  CHECK(Logged(p.Switchover(T(100), "pg2", dead), "waits: it is not alive"));
   CHECK(p.role() == Role::kLeader);
 
   // A follower passes the request on to the leader it knows.
@@ -279,4 +279,37 @@ TEST_CASE("failover --to a former primary whose successor never promoted") {
   diverged.Tick(T(0), w);
   CHECK(Logged(diverged.Stand(T(20), "pg1", w), "refused: this node is a former primary"));
   CHECK(diverged.role() == Role::kFollower);
+}
+
+// Found in the namespace lab (switchover_and_back): asked to switch back right after the
+// old primary's rejoin, the leader still saw it as a primary through gossip, refused,
+// and the operator's command failed.
+TEST_CASE("switchover: a target not yet seen as a replica is waited for up to a lease") {
+  World w;
+  Failover p = Leader(w);
+  w.peers[0].pg_primary = true;  // gossip a probe behind: still the former primary
+  Actions a = p.Switchover(T(100), "pg2", w);
+  CHECK(Logged(a, "switchover to pg2 waits: its PostgreSQL is not a running replica"));
+  CHECK_FALSE(a.fence);
+  CHECK(p.role() == Role::kLeader);
+  w.peers[0].pg_primary = false;  // now a replica
+  Actions go = p.Tick(T(300), w);
+  CHECK(go.fence);
+  CHECK(go.handoff_to == "pg2");
+  CHECK(p.role() == Role::kFollower);
+
+  World w2;
+  Failover q = Leader(w2);
+  w2.peers[0].alive = false;
+  q.Switchover(T(100), "pg2", w2);
+  Actions r = q.Tick(T(2000), w2);  // renewals go on meanwhile
+  const FailoverMsg* renew = SentTo(r, "lb1", MsgType::kLeaseRenew);
+  REQUIRE(renew);
+  FailoverMsg ack = From("lb1", MsgType::kLeaseAck, 4);
+  ack.seq = renew->seq;
+  ack.granted = true;
+  q.Receive(T(2010), ack, w2);
+  CHECK(q.role() == Role::kLeader);
+  CHECK(Logged(q.Tick(T(100 + 5000), w2), "switchover to pg2 refused: it is not alive"));
+  CHECK(q.role() == Role::kLeader);
 }
