@@ -1,11 +1,13 @@
 // keepwatchd: parse arguments, load and validate the configuration, run the agent.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "agent/gossip/service.h"
+#include "agent/probe_runner.h"
 #include "agent/version.h"
 #include "checks/registry.h"
 
@@ -69,5 +71,14 @@ int main(int argc, char** argv) {
   kw::BlockStopSignals();
   auto log = kw::MakeLogger(cfg.agent.log_level);
   auto notifier = kw::MakeSystemdNotifier();
-  return kw::RunDaemon(cfg, std::move(checks), *log, *notifier);
+  int code = kw::RunDaemon(cfg, std::move(checks), *log, *notifier);
+  if (kw::ProbeRunner::DetachedThreads() > 0) {
+    // A probe was still running at the stop (a check stuck in the kernel, or one that
+    // was just mid-query) and its thread is detached: returning from main would run the
+    // exit-time teardown under it (ThreadSanitizer saw OpenSSL's atexit cleanup destroy
+    // the locks libpq was using on such a thread).  Nothing is left to write but stdio.
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
+  return code;
 }
