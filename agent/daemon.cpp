@@ -124,8 +124,10 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
   src.node = cfg.agent.node;
   src.version = kVersion;
   src.live = [&] { return clock.Now() - scheduler.heartbeat() < kStallLimit; };
-  std::unique_ptr<HttpServer> server;
-  src.metrics.push_back([&](std::string& out) { server->AppendMetrics(out); });
+  // The counters live outside the server: HTTP threads may render /metrics before
+  // `server` is assigned below and while server.reset() stops them.
+  HttpCounters http_counters;
+  src.metrics.push_back([&](std::string& out) { http_counters.AppendMetrics(out); });
 
   // Gossip membership (agent/gossip/): started before the HTTP server so that /cluster
   // always has a view, stopped after the scheduler whose results it gossips.
@@ -170,12 +172,12 @@ int RunDaemon(const Config& cfg, std::vector<BuiltCheck> checks, Logger& log, No
     members->SetLocalState(s);
   };
 
-  auto started = HttpServer::Start(cfg.agent, src);
+  auto started = HttpServer::Start(cfg.agent, src, http_counters);
   if (!started.ok()) {
     log.Log(LogLevel::kError, started.status().message());
     return 1;
   }
-  server = std::move(started.value());
+  std::unique_ptr<HttpServer> server = std::move(started.value());
   std::thread sched_thread([&] { scheduler.Run(); });
   log.Log(LogLevel::kInfo, "keepwatchd " + std::string(kVersion) + " node " + cfg.agent.node +
                                " listening on http://" + server->bound().ToString() + " with " +

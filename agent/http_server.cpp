@@ -58,12 +58,13 @@ int HttpServer::Respond(MHD_Connection* conn, const char* url, const char* metho
   if (a.status == 405 || no_body) MHD_add_response_header(resp, "Allow", "GET, HEAD, OPTIONS");
   MHD_Result r = MHD_queue_response(conn, static_cast<unsigned>(a.status), resp);
   MHD_destroy_response(resp);
-  by_class_[a.status / 100 % 6].fetch_add(1, std::memory_order_relaxed);
+  counters_->Count(a.status);
   return r == MHD_YES;
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const AgentConfig& agent,
-                                                      const ApiSources& src) {
+                                                      const ApiSources& src,
+                                                      HttpCounters& counters) {
   HostPort bound;
   auto sock = ListenTcp(agent.listen, &bound);
   if (!sock.ok())
@@ -71,6 +72,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const AgentConfig& agent,
                          sock.status().message());
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->src_ = &src;
+  s->counters_ = &counters;
   s->bound_ = bound;
   unsigned timeout =
       static_cast<unsigned>(std::max<long long>(1, ToMillis(agent.connection_timeout) / 1000));
@@ -89,7 +91,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const AgentConfig& agent,
 
 HttpServer::~HttpServer() = default;
 
-void HttpServer::AppendMetrics(std::string& out) const {
+void HttpCounters::AppendMetrics(std::string& out) const {
   out += "# HELP keepwatch_http_responses_total HTTP responses by status class.\n";
   out += "# TYPE keepwatch_http_responses_total counter\n";
   for (int c = 2; c <= 5; ++c)

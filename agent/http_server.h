@@ -7,7 +7,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "agent/api.h"
 #include "agent/config.h"
@@ -18,18 +20,30 @@ struct MHD_Connection;
 
 namespace kw {
 
+// Responses by status class.  Kept apart from the server and owned by the caller, so
+// that /metrics may read them on any thread while the server is still starting or is
+// being stopped.  Lock-free.
+class HttpCounters {
+ public:
+  void Count(int status) { by_class_[status / 100 % 6].fetch_add(1, std::memory_order_relaxed); }
+  // Prometheus lines: keepwatch_http_responses_total by status class.
+  void AppendMetrics(std::string& out) const;
+
+ private:
+  std::atomic<uint64_t> by_class_[6] = {};  // index = status / 100
+};
+
 class HttpServer {
  public:
-  // Binds agent.listen (port 0 = a free port) and starts serving.  `src` must outlive
-  // the server.
-  static Result<std::unique_ptr<HttpServer>> Start(const AgentConfig& agent, const ApiSources& src);
-  ~HttpServer();  // stops serving; closes every connection
+  // Binds agent.listen (port 0 = a free port) and starts serving.  `src` and `counters`
+  // must outlive the server.
+  static Result<std::unique_ptr<HttpServer>> Start(const AgentConfig& agent, const ApiSources& src,
+                                                   HttpCounters& counters);
+  ~HttpServer();  // stops serving; closes every connection; joins the threads
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   const HostPort& bound() const { return bound_; }
-  // Prometheus lines: requests by status class.
-  void AppendMetrics(std::string& out) const;
 
  private:
   HttpServer() = default;
@@ -37,13 +51,15 @@ class HttpServer {
     void operator()(MHD_Daemon* d) const;
   };
   friend struct HttpDispatch;
-  // Answers one complete request; returns MHD_YES/MHD_NO.
+  // Answers one complete request; returns MHD_YES/MHD_NO.  Safe on any number of HTTP
+  // threads: it only reads src_ (whose members are thread-safe) and counts in counters_
+  // (atomic).
   int Respond(MHD_Connection* conn, const char* url, const char* method);
 
   const ApiSources* src_ = nullptr;
+  HttpCounters* counters_ = nullptr;
   std::unique_ptr<MHD_Daemon, Deleter> daemon_;
   HostPort bound_;
-  std::atomic<uint64_t> by_class_[6] = {};  // index = status / 100
 };
 
 }  // namespace kw
