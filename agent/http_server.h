@@ -1,9 +1,10 @@
 // The HTTP listener (libmicrohttpd): moves bytes between sockets and HandleRequest.
 //
-// One internal epoll thread serves every connection; handlers only read published state,
-// so a request costs microseconds and no slow check can stall it.  Limits keep slow or
-// hostile clients from starving HAProxy's checks: a global and a per-IP connection
-// limit, and an idle timeout.  HEAD and OPTIONS get the GET status without a body.
+// One libmicrohttpd epoll thread serves every connection (kHttpThreads); handlers only
+// read published state, so a request costs microseconds and no slow check can stall it.
+// Limits keep slow or hostile clients from starving HAProxy's checks: a global and a
+// per-IP connection limit, and an idle timeout.  HEAD and OPTIONS get the GET status
+// without a body.
 #pragma once
 
 #include <atomic>
@@ -19,6 +20,15 @@ struct MHD_Daemon;
 struct MHD_Connection;
 
 namespace kw {
+
+// libmicrohttpd threads.  A pool of two (MHD_OPTION_THREAD_POOL_SIZE) gave a lower
+// median but a worse p99 than one thread in 28 of 32 A/B rounds at 32 connections, and
+// p99 is what HAProxy's check timeouts see (test/bench/RESULTS.md, "HTTP threads").
+// test/bench/http-threads builds the other variant with -DKW_HTTP_THREADS=N to compare.
+#ifndef KW_HTTP_THREADS
+#define KW_HTTP_THREADS 1
+#endif
+inline constexpr unsigned kHttpThreads = KW_HTTP_THREADS;
 
 // Responses by status class.  Kept apart from the server and owned by the caller, so
 // that /metrics may read them on any thread while the server is still starting or is
