@@ -71,11 +71,23 @@ test: deps all $(BUILD)/keepwatch_test
 unit: all $(BUILD)/keepwatch_test
 	$(BUILD)/keepwatch_test
 
-asan:
-	$(MAKE) BUILD=build/asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
-
-tsan:
-	$(MAKE) BUILD=build/tsan OPT=-O1 SANITIZE="-fsanitize=thread" test
+# Sanitizer reports from every process of the run go to files in build/asan/reports or
+# build/tsan/reports (log_path): the doctest binary's, and those of each keepwatchd a test
+# starts, whose stderr and exit status the test may never look at (a ThreadSanitizer or
+# LeakSanitizer report does not stop a daemon).  The target prints them and fails when
+# there is any, whatever the tests said.
+SAN_FLAGS_asan := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_FLAGS_tsan := -fsanitize=thread
+SAN_ENV_asan = ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/reports/asan \
+               UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build/asan/reports/ubsan
+SAN_ENV_tsan = TSAN_OPTIONS=second_deadlock_stack=1:log_path=$(CURDIR)/build/tsan/reports/tsan
+asan tsan:
+	@rm -rf build/$@/reports && mkdir -p build/$@/reports && chmod 1777 build/$@/reports
+	@st=0; $(SAN_ENV_$@) $(MAKE) BUILD=build/$@ OPT=-O1 SANITIZE="$(SAN_FLAGS_$@)" test || st=$$?; \
+	if ls build/$@/reports/* >/dev/null 2>&1; then \
+	  for f in build/$@/reports/*; do echo "=== $$f"; cat "$$f"; done; \
+	  echo "make $@: sanitizer reports (above, and in build/$@/reports)"; st=1; \
+	else echo "make $@: no sanitizer reports"; fi; exit $$st
 
 deps:
 	@packaging/install-deps

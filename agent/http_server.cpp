@@ -84,12 +84,13 @@ int HttpServer::Respond(MHD_Connection* conn, const char* url, const char* metho
     MHD_add_response_header(resp, "Allow", admin ? "POST" : "GET, HEAD, OPTIONS");
   MHD_Result r = MHD_queue_response(conn, static_cast<unsigned>(a.status), resp);
   MHD_destroy_response(resp);
-  by_class_[a.status / 100 % 6].fetch_add(1, std::memory_order_relaxed);
+  counters_->Count(a.status);
   return r == MHD_YES;
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const AgentConfig& agent,
-                                                      const ApiSources& src) {
+                                                      const ApiSources& src,
+                                                      HttpCounters& counters) {
   HostPort bound;
   auto sock = ListenTcp(agent.listen, &bound);
   if (!sock.ok())
@@ -97,16 +98,24 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const AgentConfig& agent,
                          sock.status().message());
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->src_ = &src;
+  s->counters_ = &counters;
   s->bound_ = bound;
   unsigned timeout =
       static_cast<unsigned>(std::max<long long>(1, ToMillis(agent.connection_timeout) / 1000));
+  // A pool size of 1 is libmicrohttpd's single internal thread.  With more
+  // (libmicrohttpd 0.9.75 supports MHD_OPTION_THREAD_POOL_SIZE with
+  // MHD_USE_EPOLL_INTERNAL_THREAD) every worker has its own epoll set holding the
+  // listening socket and whichever wins the race accepts, and the limits still hold for
+  // the pool as a whole: the connection limit is divided between the workers, the per-IP
+  // limit is counted once, in the master daemon, under its mutex, and the idle timeout
+  // is enforced by the worker that owns the connection.
   MHD_Daemon* d = MHD_start_daemon(
       MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, nullptr, nullptr, &HttpDispatch::Call,
-      s.get(), MHD_OPTION_LISTEN_SOCKET, sock->get(), MHD_OPTION_CONNECTION_LIMIT,
-      static_cast<unsigned>(agent.max_connections), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      static_cast<unsigned>(agent.max_connections_per_ip), MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(32 * 1024),
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+      s.get(), MHD_OPTION_LISTEN_SOCKET, sock->get(), MHD_OPTION_THREAD_POOL_SIZE, kHttpThreads,
+      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(agent.max_connections),
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<unsigned>(agent.max_connections_per_ip),
+      MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      static_cast<size_t>(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
   if (!d) return Status::Error("HTTP server on " + bound.ToString() + " failed to start");
   sock->release();  // MHD owns and closes it now
   s->daemon_.reset(d);
@@ -115,7 +124,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const AgentConfig& agent,
 
 HttpServer::~HttpServer() = default;
 
-void HttpServer::AppendMetrics(std::string& out) const {
+void HttpCounters::AppendMetrics(std::string& out) const {
   out += "# HELP keepwatch_http_responses_total HTTP responses by status class.\n";
   out += "# TYPE keepwatch_http_responses_total counter\n";
   for (int c = 2; c <= 5; ++c)

@@ -2,10 +2,15 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 
 namespace kw {
+
+namespace {
+std::atomic<int> detached_threads{0};
+}  // namespace
 
 // Everything the probe thread touches lives here, shared with the thread, so a stuck
 // thread that outlives its ProbeRunner still owns valid memory.
@@ -39,11 +44,15 @@ ProbeRunner::~ProbeRunner() {
     stuck = shared_->running;
   }
   shared_->cv.notify_all();
-  if (stuck)
+  if (stuck) {
     thread_.detach();  // it exits by itself if Run ever returns
-  else
+    detached_threads.fetch_add(1);
+  } else {
     thread_.join();
+  }
 }
+
+int ProbeRunner::DetachedThreads() { return detached_threads.load(); }
 
 void ProbeRunner::Loop(std::shared_ptr<Shared> s) {
   // "kw:NAME" in /proc/self/task/*/comm (15 characters at most).

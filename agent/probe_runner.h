@@ -33,6 +33,11 @@ class ProbeRunner {
 
   // Starts a probe; false when one is still running.
   bool Start(TimePoint deadline);
+  // How many probe threads this process has detached (see the destructor).  Such a
+  // thread may still be inside a check's libraries, so the process must not run its
+  // exit-time teardown (atexit handlers, static destructors: OpenSSL's cleanup frees the
+  // locks libpq is using) under it; keepwatchd ends with _Exit when this is not zero.
+  static int DetachedThreads();
   // The result of the finished probe, once.
   std::optional<Finished> Take();
   bool busy() const;

@@ -1,7 +1,10 @@
 // The real keepwatchd over real TCP: HAProxy's exact check request, methods, a check that
-// hangs, --check-config, SIGTERM, and sd_notify messages on a test NOTIFY_SOCKET.
+// hangs, the connection limits, --check-config, SIGTERM, and sd_notify messages on a test
+// NOTIFY_SOCKET.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -61,6 +64,31 @@ int ThreadsNamed(pid_t pid, const std::string& name) {
   }
   closedir(d);
   return n;
+}
+
+// A blocking TCP connection to the agent from `source`, a local address: every 127/8
+// address is loopback, so a test can be several clients.  Invalid when it fails.
+Fd ConnectFrom(const std::string& source, uint16_t port) {
+  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      connect(fd.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
+    return Fd();
+  return fd;
+}
+
+// Whether the agent closed (or reset) the connection within `limit`.
+bool ClosedWithin(int fd, Duration limit) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(ToMillis(limit))) <= 0) return false;
+  char c;
+  return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
 }
 
 std::string Checks(uint16_t target_port) {
@@ -136,6 +164,47 @@ TEST_CASE("a hanging check turns timeout while the agent keeps answering") {
     CHECK(ThreadsNamed(a.process().pid(), "kw:web") == 1);
     std::this_thread::sleep_for(milliseconds(100));
   }
+}
+
+TEST_CASE("the per-IP limit and the idle timeout keep one client from starving the others") {
+  // One client address holding its whole allowance of idle connections: the next one from
+  // it is closed at once (with several HTTP threads too: the count is the daemon's, not a
+  // thread's), another address (HAProxy's) is answered at once, and the idle ones are
+  // dropped after connection_timeout, after which the address may connect again.
+  Agent a("[check.self]\ntype = tcp\naddress = 127.0.0.1:1\ninterval = 200ms\n",
+          "max_connections_per_ip = 4\nconnection_timeout = 1s\n");
+  REQUIRE(a.WaitStatus("/liveness", 200));
+  std::vector<Fd> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(ConnectFrom("127.0.0.2", a.port()));
+    REQUIRE(idle.back().valid());
+  }
+  std::this_thread::sleep_for(milliseconds(300));  // every one accepted by some thread
+  for (const Fd& fd : idle) CHECK_FALSE(ClosedWithin(fd.get(), milliseconds(0)));
+  Fd over = ConnectFrom("127.0.0.2", a.port());
+  REQUIRE(over.valid());  // the kernel completes the handshake; the agent then closes it
+  CHECK(ClosedWithin(over.get(), milliseconds(500)));
+  TimePoint t0 = SteadyClock::now();
+  CHECK(a.Call("/liveness").status == 200);
+  CHECK(SteadyClock::now() - t0 < milliseconds(500));
+  for (const Fd& fd : idle) CHECK(ClosedWithin(fd.get(), seconds(4)));
+  // The count drops when the agent has cleaned the closed connections up, just after
+  // closing them: the address gets its allowance back within moments.
+  std::string resp;
+  for (TimePoint end = SteadyClock::now() + seconds(2); SteadyClock::now() < end;) {
+    Fd again = ConnectFrom("127.0.0.2", a.port());
+    REQUIRE(again.valid());
+    TimePoint deadline = SteadyClock::now() + seconds(1);
+    if (SendAll(again.get(), "GET /liveness HTTP/1.0\r\n\r\n", deadline).ok()) {
+      auto got = ReadToEof(again.get(), 1 << 16, deadline);
+      if (got.ok() && !got->empty()) {
+        resp = *got;
+        break;
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  CHECK(resp.rfind("HTTP/1.1 200 ", 0) == 0);
 }
 
 TEST_CASE("--check-config validates without starting") {
