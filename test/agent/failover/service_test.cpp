@@ -170,10 +170,17 @@ TEST_CASE("failover service: lease, failover with promotion, fencing of the isol
   REQUIRE(WaitFor([&] { return !pg1.svc->PrimaryVeto(clock.Now()); }, seconds(5)));
   CHECK(pg2.svc->PrimaryVeto(clock.Now()).value().find("not the leader") == 0);
   CHECK(pg1.svc->View().elections_won == 1);
+  // On disk: the winner's own vote; a voter knows the leader of the term (whether its
+  // vote was among the first two depends on timing: a fresh voter refuses until it has
+  // heard the others).
+  auto won = LoadState(pg1.dir.path());
+  REQUIRE(won.ok());
+  CHECK(won->voted_for == "pg1");
+  CHECK(won->leader == "pg1");
   auto saved = LoadState(lb1.dir.path());
   REQUIRE(saved.ok());
   CHECK(saved->leader == "pg1");
-  CHECK(saved->voted_for == "pg1");
+  CHECK(saved->term == won->term);
 
   // pg1 is cut off; its replica loses the stream.
   {
