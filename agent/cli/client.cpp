@@ -37,22 +37,27 @@ const char* kUsage =
     "defaults: --url http://127.0.0.1:9201 --timeout 1s --wait 60s\n"
     "          --token-file /etc/keepwatch/admin.token\n";
 
-// GET base+path; an unreachable agent or bad URL prints why and yields nullopt.
-std::optional<HttpResponse> Get(const ClientOptions& o, const std::string& path, FILE* err) {
+// Sends `req` with its path below the base URL's; an unreachable agent or bad URL prints
+// why and yields nullopt.
+std::optional<HttpResponse> Call(const ClientOptions& o, HttpRequest req, FILE* err) {
   auto url = ParseUrl(o.url);
   if (!url.ok()) {
     std::fprintf(err, "keepwatch: %s\n", url.status().message().c_str());
     return std::nullopt;
   }
-  std::string base = url->path == "/" ? "" : url->path;
-  HttpRequest req;
-  req.path = base + path;
+  req.path = (url->path == "/" ? "" : url->path) + req.path;
   auto resp = HttpCall(url->host, req, SteadyClock::now() + o.timeout);
   if (!resp.ok()) {
     std::fprintf(err, "keepwatch: %s: %s\n", o.url.c_str(), resp.status().message().c_str());
     return std::nullopt;
   }
   return std::move(resp.value());
+}
+
+std::optional<HttpResponse> Get(const ClientOptions& o, const std::string& path, FILE* err) {
+  HttpRequest req;
+  req.path = path;
+  return Call(o, std::move(req), err);
 }
 
 // GET base+path as JSON; nullopt (with why on err) unless a 200 with a JSON body.
@@ -100,14 +105,8 @@ int CmdCheck(const ClientOptions& o, const std::string& name, FILE* out, FILE* e
 }
 
 int CmdStatus(const ClientOptions& o, FILE* out, FILE* err) {
-  auto resp = Get(o, "/status", err);
-  if (!resp) return kUnreachable;
-  auto j = ParseJson(resp->body);
-  if (resp->status != 200 || !j.ok()) {
-    std::fprintf(err, "keepwatch: unexpected answer from %s/status (HTTP %d)\n", o.url.c_str(),
-                 resp->status);
-    return kUnreachable;
-  }
+  auto j = GetJson(o, "/status", err);
+  if (!j) return kUnreachable;
   const Json& s = *j;
   std::fprintf(
       out, "node %s  keepwatchd %s  up %s  %s\n", s["node"].str.c_str(), s["version"].str.c_str(),
@@ -178,24 +177,15 @@ int CmdAdmin(const ClientOptions& o, const std::string& command, const std::stri
   auto before = GetJson(o, "/status", err);
   if (!before) return kUnreachable;
   uint64_t term0 = static_cast<uint64_t>((*before)["failover"]["term"].num);
-  auto url = ParseUrl(o.url);
-  if (!url.ok()) {
-    std::fprintf(err, "keepwatch: %s\n", url.status().message().c_str());
-    return kUnreachable;
-  }
   HttpRequest req;
   req.method = "POST";
-  req.path = (url->path == "/" ? "" : url->path) + "/admin/" + command +
-             (target.empty() ? "" : "?to=" + target);
+  req.path = "/admin/" + command + (target.empty() ? "" : "?to=" + target);
   char hex[2 * gossip::Key().size() + 1];
   sodium_bin2hex(hex, sizeof hex, token->data(), token->size());
   req.headers.emplace_back("Authorization", std::string("Bearer ") + hex);
   sodium_memzero(hex, sizeof hex);
-  auto resp = HttpCall(url->host, req, SteadyClock::now() + o.timeout);
-  if (!resp.ok()) {
-    std::fprintf(err, "keepwatch: %s: %s\n", o.url.c_str(), resp.status().message().c_str());
-    return kUnreachable;
-  }
+  auto resp = Call(o, std::move(req), err);
+  if (!resp) return kUnreachable;
   if (resp->status != 202) {
     auto j = ParseJson(resp->body);
     std::fprintf(err, "keepwatch: %s refused (HTTP %d): %s\n", command.c_str(), resp->status,

@@ -9,8 +9,10 @@ FailoverConfig FailoverConfigFrom(const Config& cfg) {
   f.self = cfg.agent.node;
   for (const MemberConfig& m : cfg.members) {
     if (m.voter) f.voters.push_back(m.name);
-    if (m.postgres) f.priority[m.name] = m.priority;
-    if (m.postgres) f.pg_address[m.name] = m.pg;
+    if (m.postgres) {
+      f.priority[m.name] = m.priority;
+      f.pg_address[m.name] = m.pg;
+    }
   }
   f.lease = cfg.cluster.lease;
   f.drift_margin = cfg.cluster.drift_margin;

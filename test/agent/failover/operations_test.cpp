@@ -3,20 +3,13 @@
 #include <doctest/doctest.h>
 
 #include "agent/failover/failover.h"
+#include "test/agent/failover/machine_fixture.h"
 
 using namespace kw;
+using kw::test::Cfg;
+using kw::test::T;
 
 namespace {
-
-FailoverConfig Cfg(const std::string& self) {
-  FailoverConfig c;
-  c.self = self;
-  c.voters = {"pg1", "pg2", "lb1"};
-  c.priority = {{"pg1", 100}, {"pg2", 50}, {"pg3", 0}};
-  return c;
-}
-
-TimePoint T(int ms) { return TimePoint(milliseconds(1000000 + ms)); }
 
 Peer Pg(const std::string& name, bool primary, uint64_t lsn, bool writable = true) {
   Peer p;

@@ -76,6 +76,12 @@ struct Node final : FailoverTransport, PeerSource, PgActuator {
   Node(Cluster* c, std::string n, bool pg) : cluster(c), name(std::move(n)), postgres(pg) {
     cluster->nodes[name] = this;
   }
+  // Starts this node's service on its own state directory, transport, peers and actuator.
+  void Start(const FailoverConfig& cfg, const Clock& clock, Logger& log) {
+    auto s = FailoverService::Start(cfg, dir.path(), clock, box, *this, *this, *this, log);
+    REQUIRE(s.ok());
+    svc = std::move(s.value());
+  }
   ~Node() override {
     cluster->Stop();  // also when an assertion ends the test early
     svc.reset();
@@ -162,11 +168,7 @@ TEST_CASE("failover service: lease, failover with promotion, fencing of the isol
   Node pg1(&cluster, "pg1", true), pg2(&cluster, "pg2", true), lb1(&cluster, "lb1", false);
   pg1.box.Publish(PgSnapshot(true, 1, 500, false));
   pg2.box.Publish(PgSnapshot(false, 1, 500, true));
-  for (Node* n : {&pg1, &pg2, &lb1}) {
-    auto s = FailoverService::Start(Cfg(n->name), n->dir.path(), clock, n->box, *n, *n, *n, log);
-    REQUIRE(s.ok());
-    n->svc = std::move(s.value());
-  }
+  for (Node* n : {&pg1, &pg2, &lb1}) n->Start(Cfg(n->name), clock, log);
   REQUIRE(WaitFor([&] { return !pg1.svc->PrimaryVeto(clock.Now()); }, seconds(5)));
   CHECK(pg2.svc->PrimaryVeto(clock.Now()).value().find("not the leader") == 0);
   CHECK(pg1.svc->View().elections_won == 1);
@@ -240,9 +242,7 @@ TEST_CASE("failover service: switchover waits for the target's WAL, rejoin, swit
   for (Node* n : {&pg1, &pg2, &lb1}) {
     FailoverConfig c = Cfg(n->name);
     c.pg_address = {{"pg1", HostPort{"10.0.0.1", 5432}}, {"pg2", HostPort{"10.0.0.2", 5433}}};
-    auto s = FailoverService::Start(c, n->dir.path(), clock, n->box, *n, *n, *n, log);
-    REQUIRE(s.ok());
-    n->svc = std::move(s.value());
+    n->Start(c, clock, log);
   }
   REQUIRE(WaitFor([&] { return !pg1.svc->PrimaryVeto(clock.Now()); }, seconds(5)));
   uint64_t term = pg1.svc->View().term;
@@ -299,11 +299,7 @@ TEST_CASE("failover service: pause spreads, stops automatic failover, and resume
   Node pg1(&cluster, "pg1", true), pg2(&cluster, "pg2", true), lb1(&cluster, "lb1", false);
   pg1.box.Publish(PgSnapshot(true, 1, 500, false));
   pg2.box.Publish(PgSnapshot(false, 1, 500, true));
-  for (Node* n : {&pg1, &pg2, &lb1}) {
-    auto s = FailoverService::Start(Cfg(n->name), n->dir.path(), clock, n->box, *n, *n, *n, log);
-    REQUIRE(s.ok());
-    n->svc = std::move(s.value());
-  }
+  for (Node* n : {&pg1, &pg2, &lb1}) n->Start(Cfg(n->name), clock, log);
   REQUIRE(WaitFor([&] { return !pg1.svc->PrimaryVeto(clock.Now()); }, seconds(5)));
   // Paused on lb1; the harness's Peers() do not carry the pause register, so pg2 is told
   // directly here (gossip carries it in the daemon: see the loopback integration test).
