@@ -3,7 +3,7 @@
 namespace kw {
 namespace {
 
-constexpr uint8_t kVersion = 2;
+constexpr uint8_t kVersion = 3;  // 3: pre-votes
 constexpr size_t kMaxReason = 200;
 
 void PutU64(std::string& out, uint64_t v) {
@@ -74,7 +74,7 @@ Result<FailoverMsg> DecodeFailover(std::string_view bytes) {
     return Status::Error("failover message: truncated");
   if (!r.done()) return Status::Error("failover message: trailing bytes");
   if (type < static_cast<uint8_t>(MsgType::kVoteRequest) ||
-      type > static_cast<uint8_t>(MsgType::kStand))
+      type > static_cast<uint8_t>(MsgType::kPreVoteReply))
     return Status::Error("failover message: unknown type " + std::to_string(type));
   if (flags > 3) return Status::Error("failover message: unknown flags");
   if (m.from.empty()) return Status::Error("failover message: no sender");

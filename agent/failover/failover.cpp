@@ -27,6 +27,8 @@ const char* RoleName(Role r) {
   switch (r) {
     case Role::kFollower:
       return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
     case Role::kCandidate:
       return "candidate";
     case Role::kLeader:
@@ -101,8 +103,9 @@ void Failover::LoseLeadership(TimePoint now, const World& w, const std::string& 
 }
 
 void Failover::BecomeFollower(const std::string& why, Actions& a) {
-  if (role_ == Role::kCandidate)
-    a.log.push_back("term " + std::to_string(state_.term) + ": candidacy ends: " + why);
+  if (role_ == Role::kCandidate || role_ == Role::kPreCandidate)
+    a.log.push_back("term " + std::to_string(state_.term) + ": " +
+                    (role_ == Role::kPreCandidate ? "pre-vote" : "candidacy") + " ends: " + why);
   role_ = Role::kFollower;
   votes_.clear();
 }
@@ -151,14 +154,43 @@ bool Failover::ShouldStandForElection(TimePoint now, const World& w, std::string
   return false;
 }
 
-void Failover::StartElection(TimePoint now, const World& w, const std::string& why, Actions& a) {
+// A node that would stand asks first whether a majority would vote for it in the next
+// term, and only then starts that term.  A node that cannot win — cut off, or facing voters
+// that still hold a lease for a healthy leader — so never inflates its term, and a higher
+// term it carries back after a partition heals cannot depose that leader.
+void Failover::StartPreVote(TimePoint now, const World& w, const std::string& why, Actions& a) {
+  role_ = Role::kPreCandidate;
+  votes_.clear();
+  refusals_.clear();
+  stand_why_ = why;
+  FailoverMsg req = Msg(MsgType::kPreVoteRequest, state_.term + 1, cfg_.self);
+  req.timeline = w.pg.timeline;
+  req.lsn = w.pg.lsn;
+  req.primary = !w.pg.in_recovery;
+  vote_request_ = req;
+  election_deadline_ = now + ElectionBackoff();
+  a.log.push_back("term " + std::to_string(req.term) + ": asking the voters for a pre-vote (" +
+                  why + ")");
+  if (cfg_.IsVoter(cfg_.self) && VoteRefusal(now, req, w).empty()) votes_.insert(cfg_.self);
+  if (votes_.size() >= cfg_.Majority())
+    StartElection(now, w, a);
+  else
+    SendVoteRequests(now, a);
+}
+
+void Failover::StartElection(TimePoint now, const World& w, Actions& a) {
+  std::string granted;
+  for (const auto& v : votes_) granted += (granted.empty() ? "" : ", ") + v;
   state_.term++;
   state_.leader.clear();
   state_.voted_for.clear();
   state_.fresh = false;
   role_ = Role::kCandidate;
   votes_.clear();
-  FailoverMsg req = Msg(MsgType::kVoteRequest, state_.term, cfg_.self);
+  refusals_.clear();
+  FailoverMsg req = vote_request_;
+  req.type = MsgType::kVoteRequest;
+  req.term = state_.term;
   req.timeline = w.pg.timeline;
   req.lsn = w.pg.lsn;
   req.primary = !w.pg.in_recovery;
@@ -167,10 +199,11 @@ void Failover::StartElection(TimePoint now, const World& w, const std::string& w
     votes_.insert(cfg_.self);
   }
   a.durable = state_;
+  a.election_started = true;
   election_deadline_ = now + ElectionBackoff();
-  a.log.push_back("term " + std::to_string(state_.term) + ": standing for election (" + why +
-                  "), WAL at timeline " + std::to_string(w.pg.timeline) + " lsn " +
-                  std::to_string(w.pg.lsn));
+  a.log.push_back("term " + std::to_string(state_.term) + ": standing for election (" +
+                  stand_why_ + "; pre-vote from " + granted + "), WAL at timeline " +
+                  std::to_string(w.pg.timeline) + " lsn " + std::to_string(w.pg.lsn));
   vote_request_ = req;
   SendVoteRequests(now, a);
 }
@@ -264,17 +297,52 @@ void Failover::OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w
   Reply(m.from, reply, a);
 }
 
-void Failover::OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
-  if (m.term > state_.term) {
+// A voter answers a pre-vote with what it would answer the vote, and changes nothing: no
+// term, no vote, no lease.  A refusal carries its own term so that a pre-candidate behind
+// the cluster learns the term it is in.
+void Failover::OnPreVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
+  FailoverMsg reply = Msg(MsgType::kPreVoteReply, m.term, cfg_.self);
+  std::string refusal = VoteRefusal(now, m, w);
+  if (!refusal.empty()) {
+    reply.term = state_.term;
+    reply.reason = refusal;
+    a.prevote_refused = true;
+    a.log.push_back("term " + std::to_string(m.term) + ": would not vote for " + m.from + ": " +
+                    refusal);
+  }
+  reply.granted = refusal.empty();
+  Reply(m.from, reply, a);
+}
+
+void Failover::OnRefusal(const FailoverMsg& m, Actions& a) {
+  if (role_ != Role::kPreCandidate && role_ != Role::kCandidate) return;  // a late reply
+  bool pre = m.type == MsgType::kPreVoteReply;
+  if (m.term > state_.term || (pre && m.term == state_.term + 1)) {
+    // The voter is in a term at least as new as the one asked for: a real election happened
+    // there, which this node joins as a follower (and stands again, if it must, after it).
     BecomeFollower(m.from + " is in term " + std::to_string(m.term), a);
     AdoptTerm(m.term, "", a);
     return;
   }
+  std::string& last = refusals_[m.from];
+  if (last == m.reason) return;  // resent requests get the same answer: logged once
+  last = m.reason;
+  a.log.push_back("term " + std::to_string(pre ? state_.term + 1 : state_.term) + ": " + m.from +
+                  (pre ? " would not vote: " : " refused: ") + m.reason);
+}
+
+void Failover::OnPreVoteReply(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
+  if (role_ != Role::kPreCandidate) return;
+  if (!m.granted) return OnRefusal(m, a);
+  if (m.term != state_.term + 1) return;  // a reply to an earlier pre-vote
+  votes_.insert(m.from);
+  if (votes_.size() >= cfg_.Majority()) StartElection(now, w, a);
+}
+
+void Failover::OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
+  if (m.term > state_.term) return OnRefusal(m, a);
   if (role_ != Role::kCandidate || m.term != state_.term) return;
-  if (!m.granted) {
-    a.log.push_back("term " + std::to_string(m.term) + ": " + m.from + " refused: " + m.reason);
-    return;
-  }
+  if (!m.granted) return OnRefusal(m, a);
   votes_.insert(m.from);
   if (votes_.size() < cfg_.Majority()) return;
   role_ = Role::kLeader;
@@ -356,6 +424,12 @@ Actions Failover::Receive(TimePoint now, const FailoverMsg& m, const World& w) {
       break;
     case MsgType::kVoteReply:
       OnVoteReply(now, m, w, a);
+      break;
+    case MsgType::kPreVoteRequest:
+      if (cfg_.IsVoter(cfg_.self)) OnPreVoteRequest(now, m, w, a);
+      break;
+    case MsgType::kPreVoteReply:
+      OnPreVoteReply(now, m, w, a);
       break;
     case MsgType::kLeaseRenew:
       if (cfg_.IsVoter(cfg_.self)) OnLeaseRenew(now, m, a);
@@ -510,7 +584,7 @@ void Failover::TickHandoff(TimePoint now, const World& w, Actions& a) {
   }
   if (!w.pg.up || !w.pg.in_recovery || w.pg.lsn < handoff_lsn_) return;
   std::string from = std::exchange(handoff_from_, "");
-  StartElection(
+  StartPreVote(
       now, w, "switchover from " + from + ", caught up to lsn " + std::to_string(handoff_lsn_), a);
 }
 
@@ -538,7 +612,7 @@ Actions Failover::Stand(TimePoint now, const std::string& to, const World& w) {
     return a;
   }
   term_known_ = true;  // the operator vouches for it
-  StartElection(now, w, "operator: failover --to " + to, a);
+  StartPreVote(now, w, "operator: failover --to " + to, a);
   return a;
 }
 
@@ -673,6 +747,7 @@ Actions Failover::Tick(TimePoint now, const World& w) {
       }
       if (now >= next_renew_) SendRenewals(now, a);
       break;
+    case Role::kPreCandidate:
     case Role::kCandidate:
       if (now >= election_deadline_) {
         BecomeFollower("no majority (" + std::to_string(votes_.size()) + " of " +
@@ -688,7 +763,7 @@ Actions Failover::Tick(TimePoint now, const World& w) {
       if (!handoff_from_.empty())
         TickHandoff(now, w, a);
       else if (ShouldStandForElection(now, w, &why))
-        StartElection(now, w, why, a);
+        StartPreVote(now, w, why, a);
       break;
     }
   }

@@ -78,7 +78,8 @@ struct World {
 
 // kSwitchover: an operator asks the leader to hand over to `target`.  kHandoff: the
 // leader, fenced, tells `target` to stand once its WAL reached `lsn`.  kStand: an operator
-// asks `target` to stand for election now (failover --to).
+// asks `target` to stand for election now (failover --to).  kPreVoteRequest/Reply: "would
+// you vote for me in term T?", answered without any change of state (PROTOCOL.md rule 3).
 enum class MsgType : uint8_t {
   kVoteRequest = 1,
   kVoteReply,
@@ -88,6 +89,8 @@ enum class MsgType : uint8_t {
   kSwitchover,
   kHandoff,
   kStand,
+  kPreVoteRequest,
+  kPreVoteReply,
 };
 
 struct FailoverMsg {
@@ -95,11 +98,11 @@ struct FailoverMsg {
   uint64_t term = 0;
   std::string from;
   uint64_t seq = 0;       // renew/ack pairing
-  uint64_t timeline = 0;  // vote request: the candidate's WAL position
+  uint64_t timeline = 0;  // (pre-)vote request: the candidate's WAL position
   uint64_t lsn = 0;
-  bool primary = false;  // vote request: the candidate's PostgreSQL is a primary
-  bool granted = false;  // vote reply / lease ack
-  std::string reason;    // vote reply: why not (for the candidate's log)
+  bool primary = false;  // (pre-)vote request: the candidate's PostgreSQL is a primary
+  bool granted = false;  // (pre-)vote reply / lease ack
+  std::string reason;    // (pre-)vote reply: why not (for the candidate's log)
   std::string target;    // switchover / stand: the member to promote
 };
 
@@ -111,14 +114,18 @@ struct Actions {
   bool unfence = false;          // lift a readonly fence (this node leads again)
   std::vector<std::string> log;  // decisions with their reasons
   bool elected = false;          // this round made this node leader
+  bool election_started = false;  // this round began an election (a new term)
   bool vote_granted = false;     // this round granted a vote
   bool vote_refused = false;     // this round refused one
+  bool prevote_refused = false;  // this round told a pre-candidate it would not vote
   // Switchover: once the fence is done, call HandoffReady with the final WAL position.
   std::string handoff_to;
   bool rejoin = false;  // rejoin the local PostgreSQL to the leader (a former primary)
 };
 
-enum class Role { kFollower, kCandidate, kLeader };
+// A pre-candidate asks whether the voters would elect it before it starts a new term; only
+// a majority's yes makes it a candidate.
+enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
 
 class Failover {
  public:
@@ -174,12 +181,18 @@ class Failover {
   void LoseLeadership(TimePoint now, const World& w, const std::string& why, Actions& a);
   void StepDownInto(TimePoint now, const std::string& why, Actions& a);
   void Reply(const std::string& to, FailoverMsg m, Actions& a) const;
-  void StartElection(TimePoint now, const World& w, const std::string& why, Actions& a);
+  // Standing is a pre-vote for the next term, then (on a majority) the election itself.
+  void StartPreVote(TimePoint now, const World& w, const std::string& why, Actions& a);
+  void StartElection(TimePoint now, const World& w, Actions& a);
   void SendRenewals(TimePoint now, Actions& a);
   void SendVoteRequests(TimePoint now, Actions& a);
   std::string VoteRefusal(TimePoint now, const FailoverMsg& m, const World& w) const;
   void OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
+  void OnPreVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
+  // A (pre-)vote reply that is not a grant: a higher term is adopted, a reason logged once.
+  void OnRefusal(const FailoverMsg& m, Actions& a);
   void OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
+  void OnPreVoteReply(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
   void OnLeaseRenew(TimePoint now, const FailoverMsg& m, Actions& a);
   void OnLeaseAck(const FailoverMsg& m);
   void SwitchoverInto(TimePoint now, const std::string& to, const World& w, Actions& a);
@@ -205,9 +218,11 @@ class Failover {
   // As a voter: the lease granted to granted_to_ runs until this instant.
   TimePoint granted_until_{};
   std::string granted_to_;
-  // As a candidate.
+  // As a pre-candidate or candidate.
   std::set<std::string> votes_;
   FailoverMsg vote_request_;  // resent to the voters that have not granted yet
+  std::string stand_why_;
+  std::map<std::string, std::string> refusals_;  // last reason each voter gave (logged once)
   TimePoint next_resend_{};
   TimePoint election_deadline_{};
   uint64_t backoff_seed_ = 0;

@@ -38,8 +38,12 @@ void AppendFailoverMetrics(std::string& out, const FailoverView& v, TimePoint no
        v.needs_rejoin ? 1.0 : 0.0},
       {"keepwatch_failover_paused", "gauge", "1 while an operator paused automatic failover.",
        v.paused ? 1.0 : 0.0},
+      {"keepwatch_failover_elections_started_total", "counter",
+       "Elections this node started (after a majority's pre-vote).", double(v.elections_started)},
       {"keepwatch_failover_elections_won_total", "counter", "Elections this node won.",
        double(v.elections_won)},
+      {"keepwatch_failover_prevotes_refused_total", "counter",
+       "Pre-votes this node answered with no (it would not vote).", double(v.prevotes_refused)},
       {"keepwatch_failover_votes_granted_total", "counter", "Votes this node granted.",
        double(v.votes_granted)},
       {"keepwatch_failover_votes_refused_total", "counter", "Votes this node refused.",
@@ -107,6 +111,7 @@ std::string FailoverStatusPhrase(const FailoverView& v, TimePoint now) {
   if (v.role == Role::kLeader)
     return v.serving_until > now ? "leader, " + term : "leader without lease, " + term;
   if (v.role == Role::kCandidate) return "candidate, " + term;
+  if (v.role == Role::kPreCandidate) return "asking for a pre-vote, " + term;
   if (v.fenced) return "fenced, " + term;
   return v.leader.empty() ? "no leader, " + term : "follower of " + v.leader + ", " + term;
 }

@@ -171,7 +171,9 @@ void FailoverService::Carry(const Actions& a) {
   }
   {
     std::lock_guard<std::mutex> l(mu_);
+    view_.elections_started += a.election_started;
     view_.elections_won += a.elected;
+    view_.prevotes_refused += a.prevote_refused;
     view_.votes_granted += a.vote_granted;
     view_.votes_refused += a.vote_refused;
   }

@@ -69,7 +69,9 @@ struct FailoverView {
   TimePoint serving_until{};  // lease end while leader with a lease, else the epoch
   bool fenced = false;
   bool needs_rejoin = false;
+  uint64_t elections_started = 0;
   uint64_t elections_won = 0;
+  uint64_t prevotes_refused = 0;
   uint64_t votes_granted = 0;
   uint64_t votes_refused = 0;
   uint64_t fences = 0;

@@ -123,8 +123,21 @@ scenario_kill_node() {  # the primary's host dies, comes back as it was, and rej
 }
 
 scenario_cut_primary() {  # nftables drops all of the primary's traffic; healed; rejoins
-  lab_sync on && AFTER="lab_heal postgresql1" expect_failover lab_cut postgresql1 &&
+  lab_sync on && AFTER="heal_keeps_leader postgresql1" expect_failover lab_cut postgresql1 &&
     expect_fenced_old_primary && rejoined postgresql1
+}
+
+# The node cut off stays so a while (asking for pre-votes all along), then the heal must
+# leave the new leader, postgresql2, alone: same term, never deposed.
+heal_keeps_leader() {
+  sleep 8
+  local term now
+  term=$(lab_json postgresql2 /status | jq -r .failover.term) || return 1
+  lab_heal "$1" || return 1
+  sleep 6
+  now=$(lab_json postgresql2 /status | jq -r .failover.term)
+  [ "$now" = "$term" ] || fail "the heal disturbed postgresql2: term $term became $now" || return 1
+  ! grep -q "no longer leader" "$LAB/postgresql2/agent.log" || fail "postgresql2 lost the lead"
 }
 
 scenario_cut_replica() {  # asynchronous: the primary must keep serving without it

@@ -8,6 +8,7 @@
 
 using namespace kw;
 using kw::test::Cfg;
+using kw::test::GrantPreVote;
 using kw::test::T;
 
 namespace {
@@ -158,6 +159,9 @@ TEST_CASE("a candidate's term seen in gossip does not depose a leader") {
   w.peers = {cand};
   leader.Tick(T(0), w);
   // Not moved to 9: it stands for its own lease in 3 + 1 (an agent restart).
+  CHECK(leader.term() == 3);
+  CHECK(leader.role() == Role::kPreCandidate);
+  GrantPreVote(leader, T(10), "lb1", w);
   CHECK(leader.term() == 4);
   CHECK(leader.role() == Role::kCandidate);
 }
@@ -167,11 +171,20 @@ TEST_CASE("the primary wins its lease, serves, and fences when renewals stop") {
   World w;
   w.pg = LocalPg{true, false, true, false, 1, 100};
   w.peers = {PgPeer("pg2", true, false, 1, 100)};
-  Actions a = p.Tick(T(0), w);
+  Actions pre = p.Tick(T(0), w);
+  CHECK(p.role() == Role::kPreCandidate);
+  CHECK_FALSE(pre.durable);  // no new term before a majority said it would vote
+  REQUIRE(SentTo(pre, "lb1"));
+  CHECK(SentTo(pre, "lb1")->type == MsgType::kPreVoteRequest);
+  CHECK(SentTo(pre, "lb1")->term == 1);
+  Actions a = GrantPreVote(p, T(5), "lb1", w);
   CHECK(p.role() == Role::kCandidate);
+  CHECK(a.election_started);
   REQUIRE(a.durable);
+  CHECK(a.durable->term == 1);
   CHECK(a.durable->voted_for == "pg1");
   REQUIRE(SentTo(a, "lb1"));
+  CHECK(SentTo(a, "lb1")->type == MsgType::kVoteRequest);
   CHECK(SentTo(a, "lb1")->primary);
   FailoverMsg yes;
   yes.type = MsgType::kVoteReply;
@@ -216,6 +229,7 @@ TEST_CASE("a fence that failed is run again when the former primary's PostgreSQL
   w.pg = LocalPg{true, false, true, false, 1, 100};
   w.peers = {PgPeer("pg2", true, false, 1, 100)};
   p.Tick(T(0), w);  // stands in term 4 (its primary holds no lease)
+  GrantPreVote(p, T(5), "lb1", w);
   REQUIRE(p.role() == Role::kCandidate);
   FailoverMsg yes;
   yes.type = MsgType::kVoteReply;
@@ -270,7 +284,103 @@ TEST_CASE("a streaming replica stands once the primary's agent is dead, not befo
   CHECK(r.Tick(T(10000), w).send.empty());
   w.peers[0].dead = true;  // declared dead by gossip
   Actions a = r.Tick(T(10500), w);
-  CHECK(r.role() == Role::kCandidate);
+  CHECK(r.role() == Role::kPreCandidate);
   REQUIRE(SentTo(a, "lb1"));
-  CHECK(SentTo(a, "lb1")->type == MsgType::kVoteRequest);
+  CHECK(SentTo(a, "lb1")->type == MsgType::kPreVoteRequest);
+}
+
+TEST_CASE("a pre-vote is answered as the vote would be, and changes nothing") {
+  Failover v = Voter();
+  FailoverMsg renew;
+  renew.type = MsgType::kLeaseRenew;
+  renew.from = "pg1";
+  renew.term = 3;
+  v.Receive(T(0), renew, Seen({}));
+  World w = Seen({PgPeer("pg1", false, true, 1, 500), PgPeer("pg2", true, false, 1, 500)});
+  FailoverMsg pre = VoteReq("pg2", 4, 1, 500);
+  pre.type = MsgType::kPreVoteRequest;
+  Actions early = v.Receive(T(1000), pre, w);
+  REQUIRE(SentTo(early, "pg2"));
+  CHECK(SentTo(early, "pg2")->type == MsgType::kPreVoteReply);
+  CHECK_FALSE(SentTo(early, "pg2")->granted);
+  CHECK(SentTo(early, "pg2")->term == 3);  // a refusal carries the voter's own term
+  CHECK(SentTo(early, "pg2")->reason.find("lease granted to pg1") == 0);
+  CHECK(early.prevote_refused);
+  Actions late = v.Receive(T(5501), pre, w);
+  CHECK(SentTo(late, "pg2")->granted);
+  CHECK(SentTo(late, "pg2")->term == 4);
+  CHECK_FALSE(late.durable);  // no term, no vote
+  CHECK_FALSE(late.vote_granted);
+  CHECK(v.term() == 3);
+  CHECK(v.durable().voted_for.empty());
+  // A yes binds nothing: the vote of term 4 may still go to another candidate.
+  World pg1_ahead = w;
+  pg1_ahead.peers[0] = PgPeer("pg1", true, false, 1, 900);
+  CHECK(SentTo(v.Receive(T(5600), VoteReq("pg1", 4, 1, 900), pg1_ahead), "pg1")->granted);
+}
+
+// Found in the namespace lab (cut_primary): the old primary, cut off, stood again and again
+// and took its term to 32; after the heal its refused LeaseAck carried term 32 and deposed
+// the leader the others had elected, a short write outage for nothing.
+TEST_CASE("a node cut off never raises its term, so the heal does not depose the new leader") {
+  Failover old(Cfg("pg1"), DurableState{3, "pg1", "pg1", false});
+  World cut;
+  cut.pg = LocalPg{true, false, true, false, 1, 100};
+  cut.peers = {PgPeer("pg2", false, false, 1, 100)};
+  Peer lb1;
+  lb1.name = "lb1";
+  cut.peers.push_back(lb1);  // neither alive from here
+  int pre_votes = 0;
+  for (int t = 0; t < 60000; t += 100) {
+    Actions a = old.Tick(T(t), cut);
+    CHECK_FALSE(a.durable);
+    for (const auto& [to, m] : a.send) {
+      CHECK(m.type == MsgType::kPreVoteRequest);
+      pre_votes += m.term == 4;
+    }
+  }
+  CHECK(pre_votes > 10);  // it kept asking
+  CHECK(old.term() == 3);
+  // Healed: pg2 leads term 4.  pg1 follows it and grants its lease.
+  World healed = cut;
+  Peer pg2 = PgPeer("pg2", true, true, 2, 300);
+  pg2.term = 4;
+  pg2.leader = "pg2";
+  healed.peers[0] = pg2;
+  healed.peers[1].alive = true;
+  old.Tick(T(60000), healed);
+  CHECK(old.term() == 4);
+  CHECK(old.needs_rejoin());
+  FailoverMsg renew;
+  renew.type = MsgType::kLeaseRenew;
+  renew.from = "pg2";
+  renew.term = 4;
+  Actions ack = old.Receive(T(60100), renew, healed);
+  REQUIRE(SentTo(ack, "pg2"));
+  CHECK(SentTo(ack, "pg2")->granted);
+  CHECK(SentTo(ack, "pg2")->term == 4);
+}
+
+TEST_CASE("a pre-candidate behind the cluster learns its term; each refusal is logged once") {
+  Failover r(Cfg("pg2"), DurableState{3, "", "pg1", false});
+  World w;
+  w.pg = LocalPg{true, true, false, false, 1, 100};
+  w.peers = {PgPeer("pg1", false, true, 1, 100)};
+  r.Tick(T(0), w);
+  REQUIRE(r.role() == Role::kPreCandidate);
+  FailoverMsg no;
+  no.type = MsgType::kPreVoteReply;
+  no.from = "lb1";
+  no.term = 3;
+  no.reason = "lease granted to pg1 runs 900ms more";
+  CHECK(r.Receive(T(10), no, w).log.size() == 1);
+  CHECK(r.Receive(T(210), no, w).log.empty());  // the resent request's same answer
+  // A voter already in term 5 (an election pg2 missed): pg2 joins it as a follower.
+  no.term = 5;
+  no.reason = "stale term 4";
+  Actions behind = r.Receive(T(400), no, w);
+  CHECK(r.term() == 5);
+  CHECK(r.role() == Role::kFollower);
+  REQUIRE(behind.durable);
+  CHECK(behind.durable->term == 5);
 }

@@ -19,4 +19,15 @@ inline FailoverConfig Cfg(const std::string& self) {
 
 inline TimePoint T(int ms) { return TimePoint(milliseconds(1000000 + ms)); }
 
+// `voter` says yes to f's pre-vote for the next term; with f's own yes that is a majority
+// of the three voters, and f starts the election.
+inline Actions GrantPreVote(Failover& f, TimePoint now, const std::string& voter, const World& w) {
+  FailoverMsg m;
+  m.type = MsgType::kPreVoteReply;
+  m.from = voter;
+  m.term = f.term() + 1;
+  m.granted = true;
+  return f.Receive(now, m, w);
+}
+
 }  // namespace kw::test

@@ -7,6 +7,7 @@
 
 using namespace kw;
 using kw::test::Cfg;
+using kw::test::GrantPreVote;
 using kw::test::T;
 
 namespace {
@@ -58,6 +59,7 @@ Failover Leader(World& w) {
   w.pg = Primary(900);
   w.peers = {Pg("pg2", false, 800), Voter("lb1")};
   p.Tick(T(0), w);
+  GrantPreVote(p, T(5), "lb1", w);
   FailoverMsg yes = From("lb1", MsgType::kVoteReply, 4);
   yes.granted = true;
   Actions won = p.Receive(T(10), yes, w);
@@ -122,6 +124,8 @@ TEST_CASE("switchover: the target stands only once its WAL reached the final pos
   World w;
   w.pg = Replica(800);
   w.peers = {Pg("pg1", true, 950, false), Voter("lb1")};
+  // The old leader released the voters (pg2 among them), then handed over.
+  t.Receive(T(0), From("pg1", MsgType::kStepDown, 4), w);
   FailoverMsg h = From("pg1", MsgType::kHandoff, 4);
   h.target = "pg2";
   h.lsn = 950;
@@ -130,9 +134,12 @@ TEST_CASE("switchover: the target stands only once its WAL reached the final pos
   CHECK(t.Tick(T(100), w).send.empty());  // 800 < 950: waits
   w.pg.lsn = 950;
   Actions stood = t.Tick(T(200), w);
+  CHECK(t.role() == Role::kPreCandidate);
+  CHECK(SentTo(stood, "lb1", MsgType::kPreVoteRequest));
+  Actions voting = GrantPreVote(t, T(210), "lb1", w);
   CHECK(t.role() == Role::kCandidate);
   CHECK(t.term() == 5);
-  CHECK(SentTo(stood, "lb1", MsgType::kVoteRequest));
+  CHECK(SentTo(voting, "lb1", MsgType::kVoteRequest));
 
   // Never caught up within a lease: abandoned.
   Failover slow(Cfg("pg2"), DurableState{4, "pg1", "pg1", false});
@@ -153,8 +160,10 @@ TEST_CASE("switchover: a handoff is dropped once another term began") {
   FailoverMsg h = From("pg1", MsgType::kHandoff, 4);
   h.target = "pg2";
   h.lsn = 950;
+  t.Receive(T(0), From("pg1", MsgType::kStepDown, 4), w);
   t.Receive(T(0), h, w);
   t.Stand(T(100), "pg2", w);  // failover --to pg2 while it waits
+  GrantPreVote(t, T(110), "lb1", w);
   REQUIRE(t.term() == 5);
   t.Tick(T(3500), w);  // no majority within the election timeout
   REQUIRE(t.role() == Role::kFollower);
@@ -191,8 +200,8 @@ TEST_CASE("failover --to: the node stands at once; the voters' rules still decid
   w.peers = {Pg("pg1", true, 900), Voter("lb1")};
   CHECK(t.Tick(T(0), w).send.empty());
   Actions a = t.Stand(T(10), "pg2", w);
-  CHECK(t.role() == Role::kCandidate);
-  CHECK(SentTo(a, "lb1", MsgType::kVoteRequest));
+  CHECK(t.role() == Role::kPreCandidate);
+  CHECK(SentTo(a, "lb1", MsgType::kPreVoteRequest));
   // Given on another node, it is passed on; a node with priority 0 refuses.
   Failover lb1(Cfg("lb1"), DurableState{4, "", "pg1", false});
   CHECK(SentTo(lb1.Stand(T(0), "pg2", w), "pg2", MsgType::kStand));
@@ -221,7 +230,7 @@ TEST_CASE("pause: no automatic election while paused; the highest version spread
   Actions resumed = r.Tick(T(100), w);
   CHECK_FALSE(r.paused());
   CHECK(Logged(resumed, "resumed by an operator (learned from lb1)"));
-  CHECK(r.role() == Role::kCandidate);
+  CHECK(r.role() == Role::kPreCandidate);
   // Pausing again outbids every version seen.
   CHECK(r.Pause(true, w).durable->pause_version == 3);
 }
@@ -263,8 +272,9 @@ TEST_CASE("failover --to a former primary whose successor never promoted") {
   REQUIRE(old.needs_rejoin());
   CHECK(Logged(old.Rejoin(T(10), w), "keepwatch failover --to pg1"));
   Actions stood = old.Stand(T(20), "pg1", w);
-  CHECK(old.role() == Role::kCandidate);
-  CHECK(SentTo(stood, "lb1", MsgType::kVoteRequest)->primary);
+  CHECK(old.role() == Role::kPreCandidate);
+  REQUIRE(SentTo(stood, "lb1", MsgType::kPreVoteRequest));
+  CHECK(SentTo(stood, "lb1", MsgType::kPreVoteRequest)->primary);
   // Once another member reports a later timeline, the old primary's WAL has diverged.
   Failover diverged(Cfg("pg1"), DurableState{5, "", "pg2", false});
   w.peers[0] = Pg("pg2", true, 1000);
