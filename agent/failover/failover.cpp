@@ -201,8 +201,8 @@ void Failover::StartElection(TimePoint now, const World& w, Actions& a) {
   a.durable = state_;
   a.election_started = true;
   election_deadline_ = now + ElectionBackoff();
-  a.log.push_back("term " + std::to_string(state_.term) + ": standing for election (" +
-                  stand_why_ + "; pre-vote from " + granted + "), WAL at timeline " +
+  a.log.push_back("term " + std::to_string(state_.term) + ": standing for election (" + stand_why_ +
+                  "; pre-vote from " + granted + "), WAL at timeline " +
                   std::to_string(w.pg.timeline) + " lsn " + std::to_string(w.pg.lsn));
   vote_request_ = req;
   SendVoteRequests(now, a);
@@ -584,8 +584,8 @@ void Failover::TickHandoff(TimePoint now, const World& w, Actions& a) {
   }
   if (!w.pg.up || !w.pg.in_recovery || w.pg.lsn < handoff_lsn_) return;
   std::string from = std::exchange(handoff_from_, "");
-  StartPreVote(
-      now, w, "switchover from " + from + ", caught up to lsn " + std::to_string(handoff_lsn_), a);
+  StartPreVote(now, w,
+               "switchover from " + from + ", caught up to lsn " + std::to_string(handoff_lsn_), a);
 }
 
 Actions Failover::Stand(TimePoint now, const std::string& to, const World& w) {

@@ -111,13 +111,13 @@ struct Actions {
   std::vector<std::pair<std::string, FailoverMsg>> send;  // then send (to member name)
   bool promote = false;                                   // promote the local PostgreSQL
   bool fence = false;                                     // run the fence action now
-  bool unfence = false;          // lift a readonly fence (this node leads again)
-  std::vector<std::string> log;  // decisions with their reasons
-  bool elected = false;          // this round made this node leader
+  bool unfence = false;           // lift a readonly fence (this node leads again)
+  std::vector<std::string> log;   // decisions with their reasons
+  bool elected = false;           // this round made this node leader
   bool election_started = false;  // this round began an election (a new term)
-  bool vote_granted = false;     // this round granted a vote
-  bool vote_refused = false;     // this round refused one
-  bool prevote_refused = false;  // this round told a pre-candidate it would not vote
+  bool vote_granted = false;      // this round granted a vote
+  bool vote_refused = false;      // this round refused one
+  bool prevote_refused = false;   // this round told a pre-candidate it would not vote
   // Switchover: once the fence is done, call HandoffReady with the final WAL position.
   std::string handoff_to;
   bool rejoin = false;  // rejoin the local PostgreSQL to the leader (a former primary)
