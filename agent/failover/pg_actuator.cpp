@@ -10,10 +10,12 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/failover/pg_layout.h"
+
 namespace kw {
 namespace {
 
-// What the built-in stop and rejoin need to know about the local server.
+// The paths the built-in stop and rejoin use, from the server's PgLayout.
 struct Layout {
   std::string data_dir;    // data_directory
   std::string config_dir;  // the directory of config_file: pg_ctl's -D
@@ -138,8 +140,20 @@ const char* const kOwnConfigFiles[] = {"postgresql.conf", "pg_hba.conf", "pg_ide
 
 class LibpqActuator final : public PgActuator {
  public:
-  LibpqActuator(PgActuatorConfig cfg, const PgConnector& connector)
-      : cfg_(std::move(cfg)), connector_(connector), conn_(connector.Make(cfg_.conninfo)) {}
+  LibpqActuator(PgActuatorConfig cfg, const PgConnector& connector, Logger& log)
+      : cfg_(std::move(cfg)),
+        connector_(connector),
+        log_(log),
+        conn_(connector.Make(cfg_.conninfo)) {
+    if (cfg_.state_dir.empty()) return;
+    auto saved = LoadPgLayout(cfg_.state_dir);
+    if (saved.ok())
+      known_ = *saved;
+    else
+      log_.Log(LogLevel::kWarning,
+               "failover: ignoring the saved PostgreSQL layout: " + saved.status().message() +
+                   " (it is learned again when PostgreSQL answers)");
+  }
 
   // Learn() runs after an action that reached the server, never before: a fence or a
   // promotion must not wait for a query that is not needed.
@@ -216,34 +230,38 @@ class LibpqActuator final : public PgActuator {
   }
 
  private:
-  // Learns the layout once, while the server answers.  Returns the reply's failure.
+  // Learns the layout once per agent run, while the server answers, and saves it when it
+  // differs from what was known.  Returns the reply's failure.
   PgReply Learn(TimePoint deadline) {
-    if (layout_) return PgReply{};
+    if (learned_) return PgReply{};
     PgReply r = conn_->QueryRow(
         "SELECT current_setting('data_directory') AS data, "
         "current_setting('config_file') AS config, "
         "current_setting('server_version_num')::int / 10000 AS major",
         deadline);
     if (!r.ok()) return r;
-    Layout l;
-    l.data_dir = r.row["data"];
-    std::string config = r.row["config"];
-    l.config_dir = config.substr(0, config.rfind('/'));
-    l.bindir =
-        cfg_.pg_bindir.empty() ? "/usr/lib/postgresql/" + r.row["major"] + "/bin" : cfg_.pg_bindir;
-    layout_ = l;
+    learned_ = true;
+    PgLayout told{r.row["data"], r.row["config"], r.row["major"]};
+    if (known_ == told) return r;
+    known_ = told;
+    if (cfg_.state_dir.empty()) return r;
+    if (Status s = SavePgLayout(cfg_.state_dir, told); !s.ok())
+      log_.Log(LogLevel::kWarning, "failover: cannot save the PostgreSQL layout: " + s.message());
     return r;
   }
 
-  // The layout and the user to run the tools as, or why they are not known.
-  Status Prepare(TimePoint deadline) {
-    if (SteadyClock::now() >= deadline) return Status::Error("the deadline has already passed");
-    PgReply r = Learn(deadline);
-    if (!layout_)
+  // The layout and the user to run the tools as, or why they are not known.  `learned` is
+  // Learn's reply.
+  Status Prepare(const PgReply& learned) {
+    if (!known_)
       return Status::Error(
           "the data directory is not known: PostgreSQL has not answered since the agent "
-          "started (" +
-          r.message + ")");
+          "started, and none was saved in the state directory (" +
+          learned.message + ")");
+    const std::string& config = known_->config_file;
+    layout_ = Layout{
+        known_->data_directory, config.substr(0, config.rfind('/')),
+        cfg_.pg_bindir.empty() ? "/usr/lib/postgresql/" + known_->major + "/bin" : cfg_.pg_bindir};
     if (geteuid() != 0) {
       struct stat st {};
       if (stat(layout_->data_dir.c_str(), &st) != 0) return ErrnoStatus(layout_->data_dir, errno);
@@ -292,8 +310,8 @@ class LibpqActuator final : public PgActuator {
   Status Stop(TimePoint deadline) {
     if (SteadyClock::now() >= deadline) return Status::Error("the deadline has already passed");
     PgReply r = Learn(deadline);
-    if (!layout_ && r.failure == PgFailure::kRefused) return Status::Ok();  // down already
-    if (Status s = Prepare(deadline); !s.ok()) return s;
+    if (!known_ && r.failure == PgFailure::kRefused) return Status::Ok();  // down already
+    if (Status s = Prepare(r); !s.ok()) return s;
     auto running = Running(deadline);
     if (!running.ok()) return running.status();
     if (!*running) return Status::Ok();
@@ -301,7 +319,8 @@ class LibpqActuator final : public PgActuator {
   }
 
   Status Rewind(const HostPort& primary, TimePoint deadline) {
-    if (Status s = Prepare(deadline); !s.ok()) return s;
+    if (SteadyClock::now() >= deadline) return Status::Error("the deadline has already passed");
+    if (Status s = Prepare(Learn(deadline)); !s.ok()) return s;
     // Asked again (auto_rejoin retries, an operator's second try): nothing to do.
     if (!NotFollowing(primary, deadline)) return Status::Ok();
     const Layout& l = *layout_;
@@ -433,16 +452,19 @@ class LibpqActuator final : public PgActuator {
 
   PgActuatorConfig cfg_;
   const PgConnector& connector_;
+  Logger& log_;
   std::unique_ptr<PgConnection> conn_;
-  std::optional<Layout> layout_;
+  std::optional<PgLayout> known_;  // as the server last told it, or as saved before
+  bool learned_ = false;           // the server told it since this actuator started
+  std::optional<Layout> layout_;   // from known_, set by Prepare
   std::optional<RunAs> run_as_;
 };
 
 }  // namespace
 
 std::unique_ptr<PgActuator> MakePgActuator(const PgActuatorConfig& cfg,
-                                           const PgConnector& connector) {
-  return std::make_unique<LibpqActuator>(cfg, connector);
+                                           const PgConnector& connector, Logger& log) {
+  return std::make_unique<LibpqActuator>(cfg, connector, log);
 }
 
 Result<std::string> SourceConninfo(const std::string& base, const HostPort& primary,

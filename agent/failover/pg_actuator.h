@@ -30,11 +30,14 @@
 //
 // The built-in stop and rejoin need the data directory, the configuration directory
 // (pg_ctl -D: where postgresql.conf is) and the server's bin directory: they are
-// learned from the server (data_directory, config_file, server_version_num) after a
-// promote, fence or unfence that reached it, or at the start of a stop or rejoin, and
-// kept: a server that has not answered since the agent started cannot be handled.  The tools run as
-// the owner of the data directory when the agent is root (setgid/setuid before exec), else as the
-// agent, which must then own it.
+// learned from the server (data_directory, config_file, server_version_num) once per run,
+// after a promote, fence or unfence that reached it, or at the start of a stop or rejoin,
+// and saved in state_dir (pg_layout.h) whenever they differ from what was known, so an
+// agent started while PostgreSQL is down uses what an earlier run learned.  Only a server
+// that has never answered (nothing saved) cannot be handled.  A saved file that cannot be
+// read or is damaged is logged and ignored; a failed save is logged.  The tools run as the
+// owner of the data directory when the agent is root (setgid/setuid before exec), else as
+// the agent, which must then own it.
 #pragma once
 
 #include <memory>
@@ -43,6 +46,7 @@
 #include "agent/config.h"
 #include "agent/failover/program.h"
 #include "agent/failover/service.h"
+#include "agent/log.h"
 #include "checks/pg_connection.h"
 
 namespace kw {
@@ -56,10 +60,13 @@ struct PgActuatorConfig {
   std::string rejoin_conninfo;  // libpq keywords for the new primary, without host/port;
                                 // empty: `conninfo` without its host, hostaddr, port
   std::string pg_bindir;        // empty: /usr/lib/postgresql/MAJOR/bin
+  std::string state_dir;        // where the learned layout is kept; empty: not kept
 };
 
+// `connector` and `log` must outlive the actuator.  Reads the saved layout from
+// cfg.state_dir now.
 std::unique_ptr<PgActuator> MakePgActuator(const PgActuatorConfig& cfg,
-                                           const PgConnector& connector);
+                                           const PgConnector& connector, Logger& log);
 
 // The conninfo pg_rewind uses for the new primary: `base`'s keywords (from
 // rejoin_conninfo, else the check's conninfo) without host, hostaddr and port, plus the

@@ -43,7 +43,8 @@ Result<std::unique_ptr<FailoverRuntime>> FailoverRuntime::Start(const Config& cf
   pg.rejoin_command = cfg.cluster.rejoin_command;
   pg.rejoin_conninfo = cfg.cluster.rejoin_conninfo;
   pg.pg_bindir = cfg.cluster.pg_bindir;
-  rt->actuator_ = MakePgActuator(pg, rt->connector_);
+  pg.state_dir = cfg.agent.state_dir;
+  rt->actuator_ = MakePgActuator(pg, rt->connector_, log);
   auto svc = FailoverService::Start(FailoverConfigFrom(cfg), cfg.agent.state_dir, clock, box, *rt,
                                     *rt, *rt->actuator_, log);
   if (!svc.ok()) return svc.status();

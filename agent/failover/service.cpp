@@ -188,39 +188,37 @@ void FailoverService::Carry(const Actions& a) {
     }
   }
   for (const auto& [to, msg] : a.send) transport_.SendFailover(to, EncodeFailover(msg));
+  // `then` runs on the action thread with the action's outcome.
   auto queue = [&](const char* what, Status (PgActuator::*act)(TimePoint),
-                   uint64_t FailoverView::*count) {
+                   uint64_t FailoverView::*count, std::function<void(const Status&)> then = {}) {
     std::lock_guard<std::mutex> l(mu_);
     if (count) view_.*count += 1;
-    actions_.push_back([this, what, act] {
+    actions_.push_back([this, what, act, then] {
       Status s = (pg_.*act)(clock_.Now() + kActionTimeout);
       log_.Log(s.ok() ? LogLevel::kInfo : LogLevel::kError,
                std::string("failover: ") + what + (s.ok() ? " done" : " failed: " + s.message()));
-      if (!s.ok() && act == &PgActuator::Fence) {  // the machine must not count it as fenced
-        std::lock_guard<std::mutex> g(mu_);
-        fence_failed_ = true;
-        cv_.notify_all();
-      }
+      if (then) then(s);
     });
   };
   // In the order they must happen: fence before anything else the same round asks for.
-  if (a.fence && !a.handoff_to.empty()) {
-    // A switchover: fence, then read the final WAL position for the target to reach.
-    std::lock_guard<std::mutex> l(mu_);
-    view_.fences++;
-    actions_.push_back([this] {
-      Status s = pg_.Fence(clock_.Now() + kActionTimeout);
-      Result<uint64_t> lsn =
-          s.ok() ? pg_.WalLsn(clock_.Now() + kActionTimeout) : Result<uint64_t>(s);
-      if (!lsn.ok())
-        log_.Log(LogLevel::kError, "failover: switchover fence failed: " + lsn.status().message());
-      std::lock_guard<std::mutex> g(mu_);
-      handoff_ready_ = {lsn.ok(), lsn.ok() ? *lsn : 0};
-      cv_.notify_all();
-    });
-  } else if (a.fence) {
-    queue("fence", &PgActuator::Fence, &FailoverView::fences);
-  }
+  // One fence for both cases: a failure reaches the machine (FenceFailed: it does not count
+  // itself fenced); a switchover then reads the final WAL position for the target.
+  if (a.fence)
+    queue("fence", &PgActuator::Fence, &FailoverView::fences,
+          [this, handoff = !a.handoff_to.empty()](const Status& fenced) {
+            std::optional<std::pair<bool, uint64_t>> ready;
+            if (handoff) {
+              Result<uint64_t> lsn = fenced.ok() ? pg_.WalLsn(clock_.Now() + kActionTimeout)
+                                                 : Result<uint64_t>(fenced);
+              if (fenced.ok() && !lsn.ok())
+                log_.Log(LogLevel::kError, "failover: switchover: " + lsn.status().message());
+              ready = {lsn.ok(), lsn.ok() ? *lsn : 0};
+            }
+            std::lock_guard<std::mutex> g(mu_);
+            if (!fenced.ok()) fence_failed_ = true;
+            if (ready) handoff_ready_ = ready;
+            cv_.notify_all();
+          });
   if (a.unfence) queue("unfence", &PgActuator::Unfence, nullptr);
   if (a.promote) queue("promote", &PgActuator::Promote, &FailoverView::promotions);
   if (a.fence || a.unfence || a.promote) action_cv_.notify_all();

@@ -13,6 +13,8 @@
 namespace kw {
 namespace {
 
+constexpr char kStateFileName[] = "failover.state";
+
 std::string Digest(const std::string& body) {
   if (sodium_init() < 0) return "";  // idempotent; only fails without a usable RNG
   unsigned char h[16];
@@ -42,31 +44,20 @@ Status WriteAll(int fd, const std::string& data) {
 
 }  // namespace
 
-std::string StateFilePath(const std::string& dir) { return dir + "/failover.state"; }
+std::string StateFilePath(const std::string& dir) { return dir + "/" + kStateFileName; }
 
 std::string EncodeState(const DurableState& s) {
   std::string body = "# keepwatch failover state: written atomically; do not edit\n";
   body += "version=1\nterm=" + std::to_string(s.term) + "\nvoted_for=" + s.voted_for +
           "\nleader=" + s.leader + "\npaused=" + (s.paused ? "1" : "0") +
           "\npause_version=" + std::to_string(s.pause_version) + "\n";
-  return body + "checksum=" + Digest(body) + "\n";
+  return Sealed(body);
 }
 
 Result<DurableState> DecodeState(const std::string& text) {
-  size_t pos = text.rfind("checksum=");
-  if (pos == std::string::npos) return Status::Error("no checksum line (truncated?)");
-  std::string body = text.substr(0, pos);
-  std::string sum(Trim(text.substr(pos + 9)));
-  if (sum != Digest(body)) return Status::Error("checksum mismatch (damaged or edited)");
-  std::map<std::string, std::string> kv;
-  std::istringstream in(body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    size_t eq = line.find('=');
-    if (eq == std::string::npos) return Status::Error("malformed line '" + line + "'");
-    kv[line.substr(0, eq)] = line.substr(eq + 1);
-  }
+  auto fields = Unsealed(text);
+  if (!fields.ok()) return fields.status();
+  std::map<std::string, std::string>& kv = *fields;
   if (kv["version"] != "1") return Status::Error("unknown version '" + kv["version"] + "'");
   auto term = ParseInt(kv["term"], 0, INT64_MAX);
   if (!term.ok()) return Status::Error("term: " + term.status().message());
@@ -88,13 +79,48 @@ Result<DurableState> DecodeState(const std::string& text) {
 
 Result<DurableState> LoadState(const std::string& dir) {
   std::string path = StateFilePath(dir);
+  auto text = ReadStateFile(path);
+  if (!text.ok()) return text.status();
+  if (!*text) {
+    DurableState s;
+    s.fresh = true;
+    return s;
+  }
+  auto s = DecodeState(**text);
+  if (!s.ok())
+    return Status::Error(path + ": " + s.status().message() +
+                         "; refusing to start (remove the file to start with a fresh state)");
+  return s;
+}
+
+Status SaveState(const std::string& dir, const DurableState& s) {
+  return WriteStateFile(dir, kStateFileName, EncodeState(s));
+}
+
+std::string Sealed(const std::string& body) { return body + "checksum=" + Digest(body) + "\n"; }
+
+Result<std::map<std::string, std::string>> Unsealed(const std::string& text) {
+  size_t pos = text.rfind("checksum=");
+  if (pos == std::string::npos) return Status::Error("no checksum line (truncated?)");
+  std::string body = text.substr(0, pos);
+  std::string sum(Trim(text.substr(pos + 9)));
+  if (sum != Digest(body)) return Status::Error("checksum mismatch (damaged or edited)");
+  std::map<std::string, std::string> kv;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) return Status::Error("malformed line '" + line + "'");
+    kv[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return kv;
+}
+
+Result<std::optional<std::string>> ReadStateFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) {
-      DurableState s;
-      s.fresh = true;
-      return s;
-    }
+    if (errno == ENOENT) return std::optional<std::string>();
     return ErrnoStatus(path, errno);
   }
   std::string text;
@@ -104,19 +130,15 @@ Result<DurableState> LoadState(const std::string& dir) {
   int err = errno;
   ::close(fd);
   if (n < 0) return ErrnoStatus(path, err);
-  auto s = DecodeState(text);
-  if (!s.ok())
-    return Status::Error(path + ": " + s.status().message() +
-                         "; refusing to start (remove the file to start with a fresh state)");
-  return s;
+  return std::optional<std::string>(std::move(text));
 }
 
-Status SaveState(const std::string& dir, const DurableState& s) {
-  std::string path = StateFilePath(dir);
+Status WriteStateFile(const std::string& dir, const std::string& name, const std::string& text) {
+  std::string path = dir + "/" + name;
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus(tmp, errno);
-  Status w = WriteAll(fd, EncodeState(s));
+  Status w = WriteAll(fd, text);
   if (w.ok() && ::fsync(fd) != 0) w = ErrnoStatus("fsync " + tmp, errno);
   ::close(fd);
   if (!w.ok()) return w;

@@ -8,9 +8,12 @@
 //     (see agent/failover/failover.h), so a lost disk cannot lead to a second vote.
 //   - corrupt file: an error that names the file and the problem; the agent does not
 //     start (remove the file to start fresh, knowingly).
+// The helpers below serve every file in the state directory (pg_layout.h's too).
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "agent/status.h"
@@ -36,6 +39,16 @@ struct DurableState {
 std::string StateFilePath(const std::string& dir);
 Result<DurableState> LoadState(const std::string& dir);
 Status SaveState(const std::string& dir, const DurableState& s);
+
+// <dir>/<name> replaced by `text` atomically and durably: written to <name>.tmp (mode
+// 0600) and fsynced, renamed over <name>, the directory fsynced.
+Status WriteStateFile(const std::string& dir, const std::string& name, const std::string& text);
+// The whole file, or nullopt when it does not exist; an error naming it otherwise.
+Result<std::optional<std::string>> ReadStateFile(const std::string& path);
+// `body` (key=value lines, # comments) followed by a checksum line over it; Unsealed
+// checks the checksum and returns the keys, or says what is wrong.
+std::string Sealed(const std::string& body);
+Result<std::map<std::string, std::string>> Unsealed(const std::string& text);
 
 // The file's text (exposed for tests).
 std::string EncodeState(const DurableState& s);

@@ -5,6 +5,8 @@
 
 #include <fstream>
 
+#include "agent/failover/pg_layout.h"
+#include "test/support/memory_logger.h"
 #include "test/support/pg_cluster.h"
 
 using namespace kw;
@@ -72,8 +74,9 @@ TEST_CASE("pg actuator: fence read-only cuts sessions, unfence restores, promote
   REQUIRE(started.ok());
   PgCluster& c = **started;
   LibpqConnector connector;
+  MemoryLogger log;
   auto primary =
-      MakePgActuator(Cfg(Superuser(c.primary()), "", FenceMode::kReadonly, ""), connector);
+      MakePgActuator(Cfg(Superuser(c.primary()), "", FenceMode::kReadonly, ""), connector, log);
   // A client session that is open when the fence comes down.
   Process held({"runuser", "-u", "postgres", "--", "psql", "-h", "127.0.0.1", "-p",
                 std::to_string(c.primary().port()), "-d", "postgres", "-c", "SELECT pg_sleep(30)"});
@@ -95,7 +98,7 @@ TEST_CASE("pg actuator: fence read-only cuts sessions, unfence restores, promote
   CHECK(c.primary().Sql("CREATE TABLE unfenced (x int)").ok());
 
   auto replica =
-      MakePgActuator(Cfg(Superuser(c.replica()), "", FenceMode::kReadonly, ""), connector);
+      MakePgActuator(Cfg(Superuser(c.replica()), "", FenceMode::kReadonly, ""), connector, log);
   REQUIRE(*c.replica().Sql("SELECT pg_is_in_recovery()") == "t");
   Status p = replica->Promote(SteadyClock::now() + seconds(30));
   INFO(p.message());
@@ -114,8 +117,9 @@ TEST_CASE("pg actuator: commands run with a deadline and say how they failed") {
   CHECK(SteadyClock::now() - t0 < seconds(3));
   CHECK(slow.message() == "'sleep 30' did not finish in time; killed");
   LibpqConnector connector;
+  MemoryLogger log;
   auto cmd = MakePgActuator(Cfg("host=127.0.0.1 port=1", "exit 4", FenceMode::kCommand, "exit 5"),
-                            connector);
+                            connector, log);
   CHECK(cmd->Promote(SteadyClock::now() + seconds(5)).message() == "'exit 4' exited with 4");
   CHECK(cmd->Fence(SteadyClock::now() + seconds(5)).message() == "'exit 5' exited with 5");
   CHECK(cmd->Unfence(SteadyClock::now() + seconds(5)).ok());
@@ -124,17 +128,18 @@ TEST_CASE("pg actuator: commands run with a deadline and say how they failed") {
 TEST_CASE("pg actuator: rejoin_command runs instead of pg_rewind, told the new primary") {
   TempDir dir;
   LibpqConnector connector;
+  MemoryLogger log;
   PgActuatorConfig cfg;
   cfg.conninfo = "host=127.0.0.1 port=1";
   cfg.rejoin_command = "echo \"$KEEPWATCH_PRIMARY_HOST $KEEPWATCH_PRIMARY_PORT\" > " + dir.path() +
                        "/primary; echo 'rewound' >&2";
-  auto act = MakePgActuator(cfg, connector);
+  auto act = MakePgActuator(cfg, connector, log);
   Status s = act->Rejoin(HostPort{"10.1.2.3", 5433}, In(seconds(5)));
   INFO(s.message());
   CHECK(s.ok());
   CHECK(ReadFile(dir.path() + "/primary") == "10.1.2.3 5433\n");
   cfg.rejoin_command = "echo \"no route to $KEEPWATCH_PRIMARY_HOST\" >&2; exit 2";
-  CHECK(MakePgActuator(cfg, connector)
+  CHECK(MakePgActuator(cfg, connector, log)
             ->Rejoin(HostPort{"10.1.2.3", 5433}, In(seconds(5)))
             .message() ==
         "rejoin: '" + cfg.rejoin_command + "' exited with 2 (no route to 10.1.2.3)");
@@ -189,10 +194,11 @@ TEST_CASE("pg actuator: rejoin rewinds a diverged old primary, then one that cra
   }
   REQUIRE(c.WaitReplicaCaughtUp().ok());
   LibpqConnector connector;
+  MemoryLogger log;
   PgActuatorConfig rewinder = Production(a, FenceMode::kReadonly);
   rewinder.rejoin_conninfo = "user=rewinder password=rw-s3cret dbname=postgres";
-  auto act_a = MakePgActuator(rewinder, connector);
-  auto act_b = MakePgActuator(Production(b, FenceMode::kReadonly), connector);
+  auto act_a = MakePgActuator(rewinder, connector, log);
+  auto act_b = MakePgActuator(Production(b, FenceMode::kReadonly), connector, log);
 
   // Refused before anything is touched: a past deadline, a source that is not a primary,
   // one that does not answer, a role without pg_rewind's rights.
@@ -217,7 +223,8 @@ TEST_CASE("pg actuator: rejoin rewinds a diverged old primary, then one that cra
   REQUIRE(fenced.ok());
   PgActuatorConfig weak = Production(a, FenceMode::kReadonly);
   weak.rejoin_conninfo = "";  // the check's own role: pg_monitor only
-  std::string weak_says = MakePgActuator(weak, connector)->Rejoin(At(b), In(seconds(20))).message();
+  std::string weak_says =
+      MakePgActuator(weak, connector, log)->Rejoin(At(b), In(seconds(20))).message();
   CHECK(weak_says.find("role keepwatch may not run pg_ls_dir") != std::string::npos);
 
   Status rejoined = act_a->Rejoin(At(b), In(seconds(60)));
@@ -253,14 +260,72 @@ TEST_CASE("pg actuator: rejoin rewinds a diverged old primary, then one that cra
   CHECK(*b.Sql("SELECT string_agg(x, ',' ORDER BY x) FROM t") == "after,before,later");
 
   // fence = stop: a running primary is stopped; a stopped one is already fenced, also for
-  // an agent that has not seen it up.
-  auto stop_a = MakePgActuator(Production(a, FenceMode::kStop), connector);
+  // an agent that has not seen it up.  The layout learned on the way is saved.
+  TempDir state_a;
+  PgActuatorConfig stop_cfg = Production(a, FenceMode::kStop);
+  stop_cfg.state_dir = state_a.path();
+  auto stop_a = MakePgActuator(stop_cfg, connector, log);
   Status stopped = stop_a->Fence(In(seconds(30)));
   INFO(stopped.message());
   CHECK(stopped.ok());
   CHECK(a.PostmasterPid() == 0);
   CHECK(stop_a->Fence(In(seconds(10))).ok());
-  CHECK(MakePgActuator(Production(a, FenceMode::kStop), connector)->Fence(In(seconds(10))).ok());
+  CHECK(
+      MakePgActuator(Production(a, FenceMode::kStop), connector, log)->Fence(In(seconds(10))).ok());
+  auto saved = LoadPgLayout(state_a.path());
+  REQUIRE(saved.ok());
+  REQUIRE(saved->has_value());
+  CHECK((*saved)->data_directory == a.data_dir());
+  CHECK((*saved)->config_file == a.data_dir() + "/postgresql.conf");
+
+  // An agent started while PostgreSQL is down: without the saved layout it cannot rejoin
+  // the stopped a to b (promoted now); with it, it does.
+  REQUIRE(act_b->Promote(In(seconds(30))).ok());
+  CHECK(MakePgActuator(Production(a, FenceMode::kStop), connector, log)
+            ->Rejoin(At(b), In(seconds(20)))
+            .message()
+            .find("rejoin: the data directory is not known") == 0);
+  Status restarted = MakePgActuator(stop_cfg, connector, log)->Rejoin(At(b), In(seconds(60)));
+  INFO(restarted.message());
+  REQUIRE(restarted.ok());
+  CheckFollows(a, b);
+  // And stops a server that runs but does not answer the agent (here a database that is
+  // not there; in life, say, no connection slot left).
+  PgActuatorConfig unanswered = stop_cfg;
+  unanswered.conninfo += " dbname=no_such_database";
+  CHECK(MakePgActuator(unanswered, connector, log)->Fence(In(seconds(30))).ok());
+  CHECK(a.PostmasterPid() == 0);
+}
+
+TEST_CASE("pg actuator: a saved layout outlives the agent; a damaged one is logged and ignored") {
+  TempDir state;
+  LibpqConnector connector;
+  MemoryLogger log;
+  PgActuatorConfig cfg = Cfg("host=127.0.0.1 port=1", "", FenceMode::kStop, "");  // refused
+  cfg.state_dir = state.path();
+  HostPort primary{"127.0.0.1", 1};
+  CHECK(MakePgActuator(cfg, connector, log)
+            ->Rejoin(primary, In(seconds(5)))
+            .message()
+            .find("rejoin: the data directory is not known") == 0);
+  // Saved by an earlier run: used (it names a directory gone since, so the rejoin stops).
+  REQUIRE(SavePgLayout(state.path(),
+                       PgLayout{"/nonexistent/pgdata", "/nonexistent/pgdata/postgresql.conf", "15"})
+              .ok());
+  CHECK(MakePgActuator(cfg, connector, log)->Rejoin(primary, In(seconds(5))).message() ==
+        "rejoin: /nonexistent/pgdata: No such file or directory");
+  CHECK(log.Text().empty());
+  // Damaged: said with the file's name, then as if nothing were saved.
+  std::ofstream(PgLayoutPath(state.path()), std::ios::trunc) << "garbage\n";
+  auto act = MakePgActuator(cfg, connector, log);
+  CHECK(log.Text() ==
+        "failover: ignoring the saved PostgreSQL layout: " + PgLayoutPath(state.path()) +
+            ": no checksum line (truncated?) (it is learned again when PostgreSQL "
+            "answers)\n");
+  CHECK(act->Fence(In(seconds(5))).ok());  // refused: down already
+  CHECK(act->Rejoin(primary, In(seconds(5)))
+            .message()
+            .find("rejoin: the data directory is not known") == 0);
 }
 
 TEST_CASE("pg actuator: rejoin without wal_log_hints or checksums says so and leaves it running") {
@@ -270,7 +335,8 @@ TEST_CASE("pg actuator: rejoin without wal_log_hints or checksums says so and le
   REQUIRE(started.ok());
   PgServer& a = (*started)->primary();
   LibpqConnector connector;
-  auto act = MakePgActuator(Production(a, FenceMode::kNone), connector);
+  MemoryLogger log;
+  auto act = MakePgActuator(Production(a, FenceMode::kNone), connector, log);
   Status s = act->Rejoin(HostPort{"127.0.0.1", FreePort()}, In(seconds(20)));
   CHECK(s.message() == "rejoin: pg_rewind needs wal_log_hints = on or data checksums, and " +
                            a.data_dir() +

@@ -72,6 +72,7 @@ struct Node final : FailoverTransport, PeerSource, PgActuator {
   SnapshotBox box{std::make_shared<Snapshot>()};
   std::unique_ptr<FailoverService> svc;
   std::atomic<int> promotes{0}, fences{0}, unfences{0}, rejoins{0};
+  std::atomic<bool> fence_fails{false};  // Fence answers an error and changes nothing
 
   Node(Cluster* c, std::string n, bool pg) : cluster(c), name(std::move(n)), postgres(pg) {
     cluster->nodes[name] = this;
@@ -128,6 +129,7 @@ struct Node final : FailoverTransport, PeerSource, PgActuator {
   }
   Status Fence(TimePoint) override {
     ++fences;
+    if (fence_fails) return Status::Error("could not fence");
     LocalPg pg = LocalPgFrom(*box.Get());
     if (pg.up && !pg.in_recovery) box.Publish(PgSnapshot(true, pg.timeline, pg.lsn, false, false));
     return Status::Ok();
@@ -159,17 +161,40 @@ FailoverConfig Cfg(const std::string& self) {
   return c;
 }
 
-}  // namespace
-
-TEST_CASE("failover service: lease, failover with promotion, fencing of the isolated leader") {
+// The members most tests need: pg1 a primary, pg2 its streaming replica, lb1 a third voter.
+struct Trio {
   RealClock clock;
   NullLogger log;
   Cluster cluster;
-  Node pg1(&cluster, "pg1", true), pg2(&cluster, "pg2", true), lb1(&cluster, "lb1", false);
-  pg1.box.Publish(PgSnapshot(true, 1, 500, false));
-  pg2.box.Publish(PgSnapshot(false, 1, 500, true));
-  for (Node* n : {&pg1, &pg2, &lb1}) n->Start(Cfg(n->name), clock, log);
-  REQUIRE(WaitFor([&] { return !pg1.svc->PrimaryVeto(clock.Now()); }, seconds(5)));
+  Node pg1{&cluster, "pg1", true}, pg2{&cluster, "pg2", true}, lb1{&cluster, "lb1", false};
+  // Publishes both PostgreSQL at their WAL positions, starts every service with Cfg (and
+  // `pg_address`), and waits until pg1 leads.
+  void Start(uint64_t pg1_lsn = 500, uint64_t pg2_lsn = 500,
+             const std::map<std::string, HostPort>& pg_address = {}) {
+    pg1.box.Publish(PgSnapshot(true, 1, pg1_lsn, false));
+    pg2.box.Publish(PgSnapshot(false, 1, pg2_lsn, true));
+    for (Node* n : {&pg1, &pg2, &lb1}) {
+      FailoverConfig c = Cfg(n->name);
+      c.pg_address = pg_address;
+      n->Start(c, clock, log);
+    }
+    REQUIRE(WaitFor([&] { return !pg1.svc->PrimaryVeto(clock.Now()); }, seconds(5)));
+  }
+};
+
+// Whether one of `n`'s latest decisions says `what`.
+bool Decided(const Node& n, const std::string& what) {
+  for (const std::string& d : n.svc->View().decisions)
+    if (d.find(what) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(Trio,
+                  "failover service: lease, failover with promotion, fencing of the isolated "
+                  "leader") {
+  Start();
   CHECK(pg2.svc->PrimaryVeto(clock.Now()).value().find("not the leader") == 0);
   CHECK(pg1.svc->View().elections_won == 1);
   // On disk: the winner's own vote; a voter knows the leader of the term (whether its
@@ -232,19 +257,9 @@ TEST_CASE("failover service: garbage is counted, a corrupt state file refuses to
   CHECK(bad.status().message().find("refusing to start") != std::string::npos);
 }
 
-TEST_CASE("failover service: switchover waits for the target's WAL, rejoin, switch back") {
-  RealClock clock;
-  NullLogger log;
-  Cluster cluster;
-  Node pg1(&cluster, "pg1", true), pg2(&cluster, "pg2", true), lb1(&cluster, "lb1", false);
-  pg1.box.Publish(PgSnapshot(true, 1, 900, false));
-  pg2.box.Publish(PgSnapshot(false, 1, 800, true));
-  for (Node* n : {&pg1, &pg2, &lb1}) {
-    FailoverConfig c = Cfg(n->name);
-    c.pg_address = {{"pg1", HostPort{"10.0.0.1", 5432}}, {"pg2", HostPort{"10.0.0.2", 5433}}};
-    n->Start(c, clock, log);
-  }
-  REQUIRE(WaitFor([&] { return !pg1.svc->PrimaryVeto(clock.Now()); }, seconds(5)));
+TEST_CASE_FIXTURE(Trio,
+                  "failover service: switchover waits for the target's WAL, rejoin, switch back") {
+  Start(900, 800, {{"pg1", HostPort{"10.0.0.1", 5432}}, {"pg2", HostPort{"10.0.0.2", 5433}}});
   uint64_t term = pg1.svc->View().term;
 
   CHECK(lb1.svc->Submit(Operation{OpKind::kSwitchover, "lb1"}).message() ==
@@ -256,14 +271,8 @@ TEST_CASE("failover service: switchover waits for the target's WAL, rejoin, swit
   REQUIRE(lb1.svc->Submit(Operation{OpKind::kSwitchover, "pg2"}).ok());
   REQUIRE(WaitFor([&] { return pg1.fences == 1; }, seconds(5)));
   CHECK(pg1.svc->PrimaryVeto(clock.Now()).has_value());
-  REQUIRE(WaitFor(
-      [&] {
-        for (const std::string& d : pg2.svc->View().decisions)
-          if (d.find("hands over; standing once the WAL reaches lsn 900") != std::string::npos)
-            return true;
-        return false;
-      },
-      seconds(5)));
+  REQUIRE(WaitFor([&] { return Decided(pg2, "hands over; standing once the WAL reaches lsn 900"); },
+                  seconds(5)));
   std::this_thread::sleep_for(milliseconds(300));
   CHECK(pg2.svc->View().term == term);  // still waiting for its WAL
   CHECK(pg2.promotes == 0);
@@ -292,15 +301,31 @@ TEST_CASE("failover service: switchover waits for the target's WAL, rejoin, swit
   for (Node* n : {&pg1, &pg2, &lb1}) n->svc.reset();
 }
 
-TEST_CASE("failover service: pause spreads, stops automatic failover, and resume lifts it") {
-  RealClock clock;
-  NullLogger log;
-  Cluster cluster;
-  Node pg1(&cluster, "pg1", true), pg2(&cluster, "pg2", true), lb1(&cluster, "lb1", false);
-  pg1.box.Publish(PgSnapshot(true, 1, 500, false));
-  pg2.box.Publish(PgSnapshot(false, 1, 500, true));
-  for (Node* n : {&pg1, &pg2, &lb1}) n->Start(Cfg(n->name), clock, log);
-  REQUIRE(WaitFor([&] { return !pg1.svc->PrimaryVeto(clock.Now()); }, seconds(5)));
+TEST_CASE_FIXTURE(Trio, "failover service: a failed switchover fence is a failed fence") {
+  Start();
+  uint64_t term = pg1.svc->View().term;
+  pg1.fence_fails = true;
+  REQUIRE(pg1.svc->Submit(Operation{OpKind::kSwitchover, "pg2"}).ok());
+  REQUIRE(WaitFor([&] { return Decided(pg1, "switchover to pg2 abandoned: the fence failed"); },
+                  seconds(5)));
+  // The machine does not count itself fenced (FenceFailed), well before it may stand again
+  // (a lease and an election timeout after the switchover).
+  CHECK(WaitFor([&] { return !pg1.svc->View().fenced; }, milliseconds(500)));
+  CHECK(pg1.fences == 1);
+  // Nobody was handed over to: pg1 leads again without lifting a fence it never had.
+  pg1.fence_fails = false;
+  REQUIRE(WaitFor([&] { return !pg1.svc->PrimaryVeto(clock.Now()); }, seconds(10)));
+  CHECK(pg1.svc->View().term > term);
+  CHECK(pg1.unfences == 0);
+  CHECK(pg2.promotes == 0);
+  cluster.Stop();
+  for (Node* n : {&pg1, &pg2, &lb1}) n->svc.reset();
+}
+
+TEST_CASE_FIXTURE(Trio,
+                  "failover service: pause spreads, stops automatic failover, and resume lifts "
+                  "it") {
+  Start();
   // Paused on lb1; the harness's Peers() do not carry the pause register, so pg2 is told
   // directly here (gossip carries it in the daemon: see the loopback integration test).
   REQUIRE(lb1.svc->Submit(Operation{OpKind::kPause, ""}).ok());
