@@ -363,6 +363,7 @@ void Failover::OnVoteReply(TimePoint now, const FailoverMsg& m, const World& w, 
   if (fenced_) {
     a.unfence = true;
     fenced_ = false;
+    unfence_retry_at_ = now + cfg_.lease;
   }
   SendRenewals(now, a);
 }
@@ -744,6 +745,16 @@ Actions Failover::Tick(TimePoint now, const World& w) {
         std::string to = pending_switchover_;  // a copy: handing over clears it
         SwitchoverInto(now, to, w, a);
         if (role_ != Role::kLeader) break;  // handing over
+      }
+      if (w.pg.up && !w.pg.in_recovery && !w.pg.writable && now >= unfence_retry_at_) {
+        // A read-only fence this node does not remember: the agent restarted after
+        // fencing (the setting outlives it), or a fence failed halfway.  A leader that
+        // stayed read-only would hold the role with nobody taking writes.
+        a.unfence = true;
+        fenced_ = false;
+        unfence_retry_at_ = now + cfg_.lease;
+        a.log.push_back("term " + std::to_string(state_.term) +
+                        ": leader with a read-only PostgreSQL: lifting the fence");
       }
       if (now >= next_renew_) SendRenewals(now, a);
       break;

@@ -208,7 +208,8 @@ class Failover {
   DurableState state_;
   Role role_ = Role::kFollower;
   bool fenced_ = false;
-  TimePoint fence_retry_at_{};  // after a failed fence
+  TimePoint fence_retry_at_{};    // after a failed fence
+  TimePoint unfence_retry_at_{};  // a leader lifts a read-only setting at most this often
   bool needs_rejoin_ = false;
   // Until the node has seen the cluster's term (fresh state), it does not vote.
   bool term_known_;

@@ -156,6 +156,24 @@ TEST_CASE("failover on loopback: the replica takes over when the primary's host 
   for (Member& m : ms) m.proc->Wait(seconds(5));
 }
 
+// The readonly fence is ALTER SYSTEM: it outlives the agent that set it.  An agent started
+// on such a primary must lift it once it leads, or the cluster has a leader and no writes.
+TEST_CASE("failover on loopback: a primary left read-only by an earlier fence is lifted") {
+  auto started = PgCluster::Start();
+  REQUIRE(started.ok());
+  PgCluster& pg = **started;
+  REQUIRE(pg.primary().Sql("ALTER SYSTEM SET default_transaction_read_only = on").ok());
+  REQUIRE(pg.primary().Sql("SELECT pg_reload_conf()").ok());
+  REQUIRE(WaitFor([&] { return *pg.primary().Sql("SHOW default_transaction_read_only") == "on"; },
+                  seconds(5)));
+  TempDir dir;
+  std::vector<Member> ms = StartAgents(pg, dir);  // requires pg1 to answer 200 on /primary
+  CHECK(*pg.primary().Sql("SHOW default_transaction_read_only") == "off");
+  CHECK(ms[0].proc->Log().find("lifting the fence") != std::string::npos);
+  for (Member& m : ms) m.proc->Signal(SIGTERM);
+  for (Member& m : ms) m.proc->Wait(seconds(5));
+}
+
 TEST_CASE("switchover on loopback: planned, rejoin, and back; no acknowledged write lost") {
   PgCluster::Options options;
   options.extra_settings = {"wal_log_hints = on", "full_page_writes = on"};  // for pg_rewind

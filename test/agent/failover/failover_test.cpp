@@ -384,3 +384,46 @@ TEST_CASE("a pre-candidate behind the cluster learns its term; each refusal is l
   REQUIRE(behind.durable);
   CHECK(behind.durable->term == 5);
 }
+
+// A readonly fence is a server setting (ALTER SYSTEM): it outlives the agent.  A primary
+// fenced by an agent that then restarted, and won its lease back, stayed read-only for
+// good: leader, renewing, and nobody taking writes.
+TEST_CASE("a leader whose PostgreSQL is still read-only from an earlier fence lifts it") {
+  Failover p(Cfg("pg1"), DurableState{3, "pg1", "pg1", false});  // restarted: not fenced_
+  World w;
+  w.pg = LocalPg{true, false, false, false, 1, 100};  // primary, read-only
+  w.peers = {PgPeer("pg2", true, false, 1, 100)};
+  p.Tick(T(0), w);
+  GrantPreVote(p, T(5), "lb1", w);
+  FailoverMsg yes;
+  yes.type = MsgType::kVoteReply;
+  yes.from = "lb1";
+  yes.term = 4;
+  yes.granted = true;
+  p.Receive(T(10), yes, w);
+  REQUIRE(p.role() == Role::kLeader);
+  // lb1 acknowledges every renewal: the lease holds throughout.
+  auto tick = [&](int t) {
+    Actions a = p.Tick(T(t), w);
+    if (const FailoverMsg* renew = SentTo(a, "lb1")) {
+      FailoverMsg ack;
+      ack.type = MsgType::kLeaseAck;
+      ack.from = "lb1";
+      ack.term = 4;
+      ack.seq = renew->seq;
+      ack.granted = true;
+      p.Receive(T(t + 1), ack, w);
+    }
+    return a;
+  };
+  Actions a = tick(100);
+  CHECK(a.unfence);
+  CHECK_FALSE(a.fence);
+  int again = 0;  // once per lease while the check catches up
+  for (int t = 1100; t <= 5000; t += 1000) again += tick(t).unfence;
+  CHECK(again == 0);
+  CHECK(tick(5100).unfence);
+  CHECK(p.role() == Role::kLeader);
+  w.pg.writable = true;
+  for (int t = 6100; t <= 12100; t += 1000) CHECK_FALSE(tick(t).unfence);
+}
