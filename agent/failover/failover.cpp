@@ -532,16 +532,17 @@ void Failover::SwitchoverInto(TimePoint now, const std::string& to, const World&
   election_deadline_ = now + cfg_.lease + cfg_.election_timeout;
 }
 
-Actions Failover::HandoffReady(TimePoint now, bool fenced_ok, uint64_t lsn) {
+Actions Failover::HandoffReady(TimePoint now, const Result<uint64_t>& final_lsn) {
   Actions a;
   std::string to = std::exchange(handoff_to_, "");
   if (to.empty() || handoff_term_ != state_.term || role_ == Role::kLeader) return a;
   std::string t = std::to_string(state_.term);
-  if (!fenced_ok) {
-    a.log.push_back("term " + t + ": switchover to " + to +
-                    " abandoned: the fence failed; standing again after the lease");
+  if (!final_lsn.ok()) {
+    a.log.push_back("term " + t + ": switchover to " + to + " abandoned: " +
+                    final_lsn.status().message() + "; standing again after the lease");
     return a;
   }
+  uint64_t lsn = *final_lsn;
   FailoverMsg release = Msg(MsgType::kStepDown, state_.term, cfg_.self);
   for (const std::string& v : cfg_.voters)
     if (v != cfg_.self) a.send.emplace_back(v, release);

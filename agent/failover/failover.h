@@ -23,6 +23,7 @@
 #include "agent/clock.h"
 #include "agent/config.h"
 #include "agent/failover/state_file.h"
+#include "agent/status.h"
 
 namespace kw {
 
@@ -144,9 +145,10 @@ class Failover {
   // Switchover to `to`: the leader fences, then hands over (HandoffReady); elsewhere the
   // request is forwarded to the leader.
   Actions Switchover(TimePoint now, const std::string& to, const World& w);
-  // The switchover's fence finished (ok) with the local WAL at `lsn`: release the voters
-  // and tell the target to stand once it has caught up.
-  Actions HandoffReady(TimePoint now, bool fenced_ok, uint64_t lsn);
+  // The switchover's fence finished with the local WAL at `final_lsn`: release the voters
+  // and tell the target to stand once it has caught up.  An error (the fence failed, the
+  // position could not be read) abandons the switchover, logged with that reason.
+  Actions HandoffReady(TimePoint now, const Result<uint64_t>& final_lsn);
   // failover --to `to`: `to` stands for election now, whatever its own rules say; the
   // voters' rules still decide (a leader with a valid lease keeps its voters).
   Actions Stand(TimePoint now, const std::string& to, const World& w);

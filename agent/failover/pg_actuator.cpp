@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/failover/pg_control.h"
 #include "agent/failover/pg_layout.h"
 
 namespace kw {
@@ -21,30 +22,6 @@ struct Layout {
   std::string config_dir;  // the directory of config_file: pg_ctl's -D
   std::string bindir;
 };
-
-// pg_controldata's answers that matter to pg_rewind.
-struct Control {
-  bool hints = false;      // wal_log_hints setting: on
-  bool checksums = false;  // Data page checksum version: not 0
-  std::string state;       // Database cluster state
-};
-
-Control ParseControl(const std::string& text) {
-  Control c;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string key = line.substr(0, colon);
-    size_t v = line.find_first_not_of(' ', colon + 1);
-    std::string value = v == std::string::npos ? "" : line.substr(v);
-    if (key == "wal_log_hints setting") c.hints = value == "on";
-    if (key == "Data page checksum version") c.checksums = value != "0";
-    if (key == "Database cluster state") c.state = value;
-  }
-  return c;
-}
 
 // Whole seconds left before the deadline, at least 1 (for pg_ctl -t).
 std::string SecondsLeft(TimePoint deadline) {
@@ -222,6 +199,7 @@ class LibpqActuator final : public PgActuator {
   }
 
   Result<uint64_t> WalLsn(TimePoint deadline) override {
+    if (cfg_.fence == FenceMode::kStop) return StoppedLsn(deadline);
     PgReply r = conn_->QueryRow("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn AS lsn", deadline);
     if (!r.ok()) return Status::Error("pg_current_wal_lsn: " + r.message);
     auto v = ParseInt(r.row["lsn"], 0, INT64_MAX);
@@ -318,6 +296,29 @@ class LibpqActuator final : public PgActuator {
     return StopRunning(deadline);
   }
 
+  // A switchover's final position after fence = stop: the shutdown checkpoint in the
+  // control file (ShutdownCheckpointLsn), never the server's answer.  Only for this fence:
+  // there the pg_ctl stop -w that just succeeded left the "shut down" read here, and a
+  // server that answers again was started after the fence, so its position is not final.
+  // Under the other fences the server answered the fence a moment ago; one found down now
+  // crashed or was stopped by someone else in the middle of the switchover (or, with
+  // fence = command, the layout may never have been learned): abandoning the switchover is
+  // the simpler and safer answer, and the operator can ask again.
+  Result<uint64_t> StoppedLsn(TimePoint deadline) {
+    if (Status s = Prepare(Learn(deadline)); !s.ok()) return s;
+    ProgramOutcome pc = Tool("pg_controldata", {layout_->data_dir}, deadline);
+    if (!pc.status.ok()) return pc.status;
+    auto lsn = ShutdownCheckpointLsn(pc.output);
+    if (!lsn.ok())
+      return Status::Error("pg_controldata " + layout_->data_dir + ": " + lsn.status().message());
+    // A server starting up keeps "shut down" in its control file until it takes writes:
+    // the position is final only if none runs once it was read.
+    auto running = Running(deadline);
+    if (!running.ok()) return running.status();
+    if (*running) return Status::Error("PostgreSQL runs again after fence = stop stopped it");
+    return *lsn;
+  }
+
   Status Rewind(const HostPort& primary, TimePoint deadline) {
     if (SteadyClock::now() >= deadline) return Status::Error("the deadline has already passed");
     if (Status s = Prepare(Learn(deadline)); !s.ok()) return s;
@@ -327,8 +328,8 @@ class LibpqActuator final : public PgActuator {
     // Everything pg_rewind will demand is checked before the server is touched.
     ProgramOutcome pc = Tool("pg_controldata", {l.data_dir}, deadline);
     if (!pc.status.ok()) return pc.status;
-    Control control = ParseControl(pc.output);
-    if (!control.hints && !control.checksums)
+    PgControl control = ParsePgControl(pc.output);
+    if (!control.wal_log_hints && !control.checksums)
       return Status::Error("pg_rewind needs wal_log_hints = on or data checksums, and " +
                            l.data_dir +
                            " has neither: set wal_log_hints = on on every member and restart "

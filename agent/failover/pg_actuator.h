@@ -13,6 +13,9 @@
 // - Fence stop: pg_ctl stop -m fast (see Rejoin for who runs it); a server already down
 //   is success.  It stays down: the operator, or a rejoin, starts it again.
 // - Unfence (this node leads again): ALTER SYSTEM RESET default_transaction_read_only.
+// - WalLsn (a switchover's final position, read after the fence): pg_current_wal_lsn();
+//   with fence = stop the "Latest checkpoint location" of pg_controldata (run like pg_ctl)
+//   when it shows a clean shutdown ("shut down") and no postmaster runs, else an error.
 // - Rejoin: rejoin_command with KEEPWATCH_PRIMARY_HOST and KEEPWATCH_PRIMARY_PORT, or the
 //   built-in (nothing when the server already streams from that primary): check that
 //   pg_rewind can work (wal_log_hints or checksums in pg_controldata; the new primary

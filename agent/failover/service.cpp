@@ -206,13 +206,19 @@ void FailoverService::Carry(const Actions& a) {
   if (a.fence)
     queue("fence", &PgActuator::Fence, &FailoverView::fences,
           [this, handoff = !a.handoff_to.empty()](const Status& fenced) {
-            std::optional<std::pair<bool, uint64_t>> ready;
-            if (handoff) {
-              Result<uint64_t> lsn = fenced.ok() ? pg_.WalLsn(clock_.Now() + kActionTimeout)
-                                                 : Result<uint64_t>(fenced);
-              if (fenced.ok() && !lsn.ok())
+            // A switchover's final position, or the step that failed (the machine logs it
+            // as the reason the switchover is abandoned).
+            std::optional<Result<uint64_t>> ready;
+            if (handoff && !fenced.ok()) {
+              ready = Status::Error("the fence failed: " + fenced.message());
+            } else if (handoff) {
+              Result<uint64_t> lsn = pg_.WalLsn(clock_.Now() + kActionTimeout);
+              if (!lsn.ok()) {
+                lsn = Status::Error("fenced, but the final WAL position cannot be read: " +
+                                    lsn.status().message());
                 log_.Log(LogLevel::kError, "failover: switchover: " + lsn.status().message());
-              ready = {lsn.ok(), lsn.ok() ? *lsn : 0};
+              }
+              ready = lsn;
             }
             std::lock_guard<std::mutex> g(mu_);
             if (!fenced.ok()) fence_failed_ = true;
@@ -256,7 +262,7 @@ void FailoverService::Loop() {
     l.unlock();
     if (fence_failed) machine_.FenceFailed(clock_.Now());
     for (const Operation& op : ops) Carry(Apply(op));
-    if (handoff) Carry(machine_.HandoffReady(clock_.Now(), handoff->first, handoff->second));
+    if (handoff) Carry(machine_.HandoffReady(clock_.Now(), *handoff));
     for (const auto& [from, payload] : inbox) {
       auto m = DecodeFailover(payload);
       if (!m.ok() || m->from != from) {

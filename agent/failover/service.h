@@ -49,7 +49,8 @@ class PgActuator {
   // Make the local PostgreSQL (a former primary) a streaming replica of `primary`
   // (pg_rewind, then follow; or rejoin_command).
   virtual Status Rejoin(const HostPort& primary, TimePoint deadline) = 0;
-  // The local WAL position now (pg_current_wal_lsn): a switchover's final position.
+  // The local WAL position now (pg_current_wal_lsn; after fence = stop, the shutdown
+  // checkpoint's): a switchover's final position, read once the fence is done.
   virtual Result<uint64_t> WalLsn(TimePoint deadline) = 0;
 };
 
@@ -142,7 +143,8 @@ class FailoverService {
   std::optional<std::string> step_down_;
   bool fence_failed_ = false;  // set by the action thread
   std::deque<Operation> ops_;
-  std::optional<std::pair<bool, uint64_t>> handoff_ready_;  // (fenced ok, final lsn)
+  // A switchover's final WAL position, or why there is none (fence or read failed).
+  std::optional<Result<uint64_t>> handoff_ready_;
   FailoverView view_;
   std::deque<std::function<void()>> actions_;
   std::condition_variable action_cv_;

@@ -82,7 +82,7 @@ TEST_CASE("switchover: the leader fences first and hands over only after the fen
   CHECK(a.handoff_to == "pg2");
   CHECK_FALSE(p.ServesPrimary(T(100), w.pg));  // 503 at once
   CHECK(a.send.empty());                       // nobody released before the fence is done
-  Actions ready = p.HandoffReady(T(300), true, 950);
+  Actions ready = p.HandoffReady(T(300), uint64_t{950});
   const FailoverMsg* h = SentTo(ready, "pg2", MsgType::kHandoff);
   REQUIRE(h);
   CHECK(h->lsn == 950);
@@ -114,9 +114,9 @@ TEST_CASE("switchover: refusals, forwarding, and a failed fence abandons it") {
   CHECK(lb1.Receive(T(0), *m, World{}).send.empty());
 
   p.Switchover(T(100), "pg2", w);
-  Actions failed = p.HandoffReady(T(200), false, 0);
+  Actions failed = p.HandoffReady(T(200), Status::Error("the fence failed"));
   CHECK(failed.send.empty());
-  CHECK(Logged(failed, "abandoned: the fence failed"));
+  CHECK(Logged(failed, "abandoned: the fence failed; standing again after the lease"));
 }
 
 TEST_CASE("switchover: the target stands only once its WAL reached the final position") {

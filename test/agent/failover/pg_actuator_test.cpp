@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "agent/failover/pg_control.h"
 #include "agent/failover/pg_layout.h"
 #include "test/support/memory_logger.h"
 #include "test/support/pg_cluster.h"
@@ -343,4 +344,53 @@ TEST_CASE("pg actuator: rejoin without wal_log_hints or checksums says so and le
                            " has neither: set wal_log_hints = on on every member and restart "
                            "PostgreSQL");
   CHECK(*a.Sql("SELECT pg_is_in_recovery()") == "f");
+}
+
+TEST_CASE("pg actuator: after fence = stop the final WAL position is the shutdown checkpoint") {
+  auto started = PgCluster::Start();
+  REQUIRE(started.ok());
+  PgCluster& c = **started;
+  PgServer& a = c.primary();
+  PgServer& b = c.replica();
+  REQUIRE(a.Sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS x").ok());
+  REQUIRE(c.WaitReplicaCaughtUp().ok());
+  LibpqConnector connector;
+  MemoryLogger log;
+  auto lsn_of = [](const PgServer& s, const std::string& f) {
+    return std::stoull(*s.Sql("SELECT " + f + " - '0/0'::pg_lsn"));
+  };
+  // Under the read-only fence the server answers: its current position.
+  auto readonly =
+      MakePgActuator(Production(a, FenceMode::kReadonly), connector, log)->WalLsn(In(seconds(10)));
+  REQUIRE(readonly.ok());
+  uint64_t written = lsn_of(a, "pg_current_wal_lsn()");
+  CHECK(*readonly <= written);
+
+  auto act = MakePgActuator(Production(a, FenceMode::kStop), connector, log);
+  Status fenced = act->Fence(In(seconds(30)));
+  INFO(fenced.message());
+  REQUIRE(fenced.ok());
+  REQUIRE(a.PostmasterPid() == 0);
+  auto final_lsn = act->WalLsn(In(seconds(10)));
+  INFO(final_lsn.status().message());
+  REQUIRE(final_lsn.ok());
+  std::string control;
+  REQUIRE(RunCommand({"/usr/lib/postgresql/15/bin/pg_controldata", a.data_dir()}, &control) == 0);
+  CHECK(*final_lsn == *ShutdownCheckpointLsn(control));
+  CHECK(*final_lsn >= written);  // every write before the fence is before it
+  // The walsender sent the shutdown checkpoint before it exited: the replica, whose
+  // received position a switchover's target compares with it, has reached it.
+  uint64_t received = lsn_of(b, "pg_last_wal_receive_lsn()");
+  CHECK(*final_lsn <= received);
+  MESSAGE("final " << *final_lsn << ", written before the fence " << written
+                   << ", received by the replica " << received);
+
+  // A crash leaves the control file behind the WAL: no final position, and why.
+  REQUIRE(a.Start().ok());
+  REQUIRE(a.Kill().ok());
+  auto crashed = act->WalLsn(In(seconds(10)));
+  CHECK(crashed.status().message() ==
+        "pg_controldata " + a.data_dir() +
+            ": the database cluster state is \"in production\", not \"shut down\": only a "
+            "clean shutdown of a primary leaves its final WAL position in the control file");
 }

@@ -32,7 +32,8 @@ int CarryPgActions(SimPg& pg, const Actions& a, int now_ms, int leader, std::mt1
 }
 
 Actions HandoffReadyOf(Failover& fo, TimePoint now, const SimPg& pg) {
-  return fo.HandoffReady(now, pg.up, pg.up ? pg.lsn : 0);
+  if (!pg.up) return fo.HandoffReady(now, Status::Error("PostgreSQL is down"));
+  return fo.HandoffReady(now, pg.lsn);
 }
 
 Actions Operate(Failover& fo, TimePoint now, const World& w, OpKind op, const std::string& target) {
