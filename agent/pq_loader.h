@@ -5,10 +5,11 @@
 // agent/pq_loader.cpp defines the libpq functions keepwatch calls (PQconnectStartParams,
 // PQconninfoParse, ...) with libpq-fe.h's own signatures, so callers include libpq-fe.h
 // and call them as usual.  The first call from any thread dlopen()s libpq.so.5 and
-// resolves them all; each later call is one indirect jump.  When libpq cannot be loaded,
-// nothing aborts: PQconnectStartParams returns nullptr, PQconninfoParse returns nullptr
-// with LoadLibpq()'s message in *errmsg, and callers report that as they report any
-// libpq failure.  To add a function, add it to the list in pq_loader.cpp.
+// resolves them all; a later call costs a check that this happened and an indirect call.
+// When libpq cannot be loaded, nothing aborts: PQconnectStartParams returns nullptr,
+// PQconninfoParse returns nullptr with LoadLibpq()'s message in *errmsg, and callers
+// report that as they report any libpq failure.  To add a function, add it to the list
+// in pq_loader.cpp.
 #pragma once
 
 #include "agent/status.h"
