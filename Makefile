@@ -19,7 +19,9 @@ PKG_LDFLAGS  ?=
 CXXFLAGS := -std=c++20 $(OPT) -g -Wall -Wextra -Werror -pthread -I. -I/usr/include/postgresql \
             -MMD -MP $(SANITIZE) $(PKG_CXXFLAGS)
 LDFLAGS  := -pthread $(SANITIZE) $(PKG_LDFLAGS)
-LDLIBS   := -lmicrohttpd -linih -lsystemd -lsodium -lpq
+# libpq is not linked: agent/pq_loader.cpp loads it on first use (only PostgreSQL nodes
+# need it, and it brings OpenSSL, Kerberos and LDAP); libpq-fe.h is still compiled against.
+LDLIBS   := -lmicrohttpd -linih -lsystemd -lsodium
 
 MAINS    := agent/keepwatchd.cpp agent/cli/keepwatch.cpp
 LIB_SRCS := $(filter-out $(MAINS),$(sort $(wildcard agent/*.cpp agent/*/*.cpp checks/*.cpp)))

@@ -396,7 +396,8 @@ void ReadGossipKeys(KeyReader& r, ClusterConfig& c) {
 }
 
 // rejoin_conninfo: libpq keywords without host, hostaddr and port, which the new
-// primary's pg_address supplies at each rejoin.
+// primary's pg_address supplies at each rejoin.  Parsing it loads libpq, so it is checked
+// only where it is used (RunsPostgres), not on the load balancers that share [cluster].
 void CheckRejoinConninfo(KeyReader& r, const std::string& conninfo) {
   if (conninfo.empty()) return;
   char* err = nullptr;
@@ -431,8 +432,7 @@ void ReadFailoverKeys(KeyReader& r, ClusterConfig& c) {
   c.fence_command = r.String("fence_command", "");
   c.auto_rejoin = r.Bool("auto_rejoin", false);
   c.rejoin_command = r.String("rejoin_command", "");
-  c.rejoin_conninfo = r.String("rejoin_conninfo", "");
-  CheckRejoinConninfo(r, c.rejoin_conninfo);
+  c.rejoin_conninfo = r.String("rejoin_conninfo", "");  // checked in Interpret()
   c.pg_bindir = r.String("pg_bindir", "");
   if (!c.pg_bindir.empty() && c.pg_bindir[0] != '/')
     r.Error("pg_bindir", "must be an absolute path");
@@ -512,6 +512,16 @@ void CheckVoters(const Config& cfg, Diagnostics& diag) {
                  "no member has postgres = yes and priority > 0: nothing can be promoted");
 }
 
+// Whether this node has a PostgreSQL: a postgres check, or postgres = yes on its own
+// member (only such a node is ever promoted or rejoined).  Only then does it load libpq.
+bool RunsPostgres(const Config& cfg) {
+  for (const CheckConfig& c : cfg.checks)
+    if (c.type == "postgres") return true;
+  for (const MemberConfig& m : cfg.members)
+    if (m.name == cfg.agent.node && m.postgres) return true;
+  return false;
+}
+
 Config Interpret(std::vector<RawSection> sections, Diagnostics& diag) {
   Config cfg;
   cfg.path = diag.file();
@@ -547,6 +557,13 @@ Config Interpret(std::vector<RawSection> sections, Diagnostics& diag) {
                  "this node '" + cfg.agent.node +
                      "' is not one of the [member.NAME] sections (set [agent] node)");
     CheckVoters(cfg, diag);
+    auto cluster = std::find_if(sections.begin(), sections.end(), [](const RawSection& s) {
+      return s.name == "cluster" && !s.ignored;
+    });
+    if (cluster != sections.end() && RunsPostgres(cfg)) {
+      KeyReader r(*cluster, diag);
+      CheckRejoinConninfo(r, cfg.cluster.rejoin_conninfo);
+    }
   }
   return cfg;
 }

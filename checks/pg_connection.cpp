@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/net.h"
+#include "agent/pq_loader.h"
 
 namespace kw {
 namespace {
@@ -50,8 +51,10 @@ constexpr int kMaxPollSteps = 100000;
 
 class LibpqConnection final : public PgConnection {
  public:
+  // Touches no libpq: a failover voter without PostgreSQL makes one for its actuator and
+  // never queries, and must not load libpq for it (agent/pq_loader.h).
   LibpqConnection(std::string conninfo, Duration max_age)
-      : conninfo_(std::move(conninfo)), secret_(ConninfoPassword(conninfo_)), max_age_(max_age) {}
+      : conninfo_(std::move(conninfo)), max_age_(max_age) {}
 
   PgReply QueryRow(const std::string& sql, TimePoint deadline) override {
     return Query(sql, deadline, true);
@@ -62,6 +65,10 @@ class LibpqConnection final : public PgConnection {
 
  private:
   PgReply Query(const std::string& sql, TimePoint deadline, bool need_row) {
+    if (!secret_known_) {
+      secret_ = ConninfoPassword(conninfo_);
+      secret_known_ = true;
+    }
     bool fresh = false;
     if (conn_ && SteadyClock::now() - connected_at_ >= max_age_) conn_.reset();
     if (!conn_) {
@@ -100,7 +107,10 @@ class LibpqConnection final : public PgConnection {
     const char* keys[] = {"dbname", "fallback_application_name", nullptr};
     const char* vals[] = {conninfo_.c_str(), "keepwatch", nullptr};
     PgConnPtr conn(PQconnectStartParams(keys, vals, /*expand_dbname=*/1));
-    if (!conn) return Fail(PgFailure::kOther, "libpq: out of memory");
+    if (!conn) {
+      Status lib = LoadLibpq();
+      return Fail(PgFailure::kOther, lib.ok() ? "libpq: out of memory" : lib.message());
+    }
     if (PQstatus(conn.get()) == CONNECTION_BAD) return FailFromConn(conn.get(), false);
     // Server notices (a WARNING at shutdown) would go to stderr by default.
     PQsetNoticeProcessor(
@@ -203,7 +213,8 @@ class LibpqConnection final : public PgConnection {
   }
 
   std::string conninfo_;
-  std::optional<std::string> secret_;
+  std::optional<std::string> secret_;  // the conninfo's password, masked in messages
+  bool secret_known_ = false;
   Duration max_age_;
   PgConnPtr conn_;
   TimePoint connected_at_{};

@@ -220,7 +220,7 @@ TEST_CASE("failover keys: defaults, values and the configurations that cannot be
 TEST_CASE("rejoin keys: the source role without host or port, an absolute pg_bindir") {
   const std::string head =
       "[agent]\nnode = a\n[cluster]\nname = n\nkey_file = /k\nfailover = off\n";
-  const std::string member = "[member.a]\naddress = 10.0.0.1\n";
+  const std::string member = "[member.a]\naddress = 10.0.0.1\npostgres = yes\n";
   Diagnostics ok("k.ini");
   Config cfg = LoadConfigText(head +
                                   "rejoin_conninfo = user=rewind sslmode=require\n"
@@ -243,6 +243,14 @@ TEST_CASE("rejoin keys: the source role without host or port, an absolute pg_bin
   CHECK(Has(m, "k.ini:8: pg_bindir: must be an absolute path"));
   auto bad = Errors(head + "rejoin_conninfo = user='open\n" + member);
   CHECK(Has(bad,
+            "k.ini:7: rejoin_conninfo: is not a libpq connection string: unterminated "
+            "quoted string in connection info string"));
+  // A node without PostgreSQL never rejoins: the [cluster] it shares is not parsed with
+  // libpq there (it would load libpq, agent/pq_loader.h).
+  CHECK(Errors(head + "rejoin_conninfo = user='open\n[member.a]\naddress = 10.0.0.1\n").empty());
+  // A postgres check makes it a PostgreSQL node, member flag or not.
+  CHECK(Has(Errors(head + "rejoin_conninfo = user='open\n[member.a]\naddress = 10.0.0.1\n" +
+                   "[check.pg]\ntype = postgres\nconninfo = dbname=postgres\n"),
             "k.ini:7: rejoin_conninfo: is not a libpq connection string: unterminated "
             "quoted string in connection info string"));
 }
