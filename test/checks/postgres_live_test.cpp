@@ -253,4 +253,13 @@ TEST_CASE("postgres live: stopped, restarted, shutting down, frozen, wrong passw
     CHECK(log.find("password authentication failed") != std::string::npos);
     CHECK(log.find(wrong) == std::string::npos);
   }
+  SUBCASE("the agent's default gssencmode=disable gives way to the conninfo's") {
+    // This libpq has GSSAPI and the server none: `require` cannot be met over TCP (Unix
+    // sockets ignore gssencmode), so the failure shows the conninfo's value won.
+    auto gss = CheckFor("host=127.0.0.1 port=" + std::to_string(pg.port()) +
+                        " user=postgres dbname=postgres gssencmode=require");
+    CheckResult r = gss->Run(SteadyClock::now() + seconds(2));
+    CHECK_MESSAGE(r.outcome != Outcome::kPass, r.detail);
+    CHECK_MESSAGE(r.detail.find("GSSAPI") != std::string::npos, r.detail);
+  }
 }
