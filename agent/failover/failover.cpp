@@ -154,6 +154,15 @@ bool Failover::ShouldStandForElection(TimePoint now, const World& w, std::string
   return false;
 }
 
+// A (pre-)vote request carries the candidate's WAL position as it is now.
+FailoverMsg Failover::StandRequest(MsgType t, uint64_t term, const World& w) const {
+  FailoverMsg req = Msg(t, term, cfg_.self);
+  req.timeline = w.pg.timeline;
+  req.lsn = w.pg.lsn;
+  req.primary = !w.pg.in_recovery;
+  return req;
+}
+
 // A node that would stand asks first whether a majority would vote for it in the next
 // term, and only then starts that term.  A node that cannot win — cut off, or facing voters
 // that still hold a lease for a healthy leader — so never inflates its term, and a higher
@@ -163,10 +172,7 @@ void Failover::StartPreVote(TimePoint now, const World& w, const std::string& wh
   votes_.clear();
   refusals_.clear();
   stand_why_ = why;
-  FailoverMsg req = Msg(MsgType::kPreVoteRequest, state_.term + 1, cfg_.self);
-  req.timeline = w.pg.timeline;
-  req.lsn = w.pg.lsn;
-  req.primary = !w.pg.in_recovery;
+  FailoverMsg req = StandRequest(MsgType::kPreVoteRequest, state_.term + 1, w);
   vote_request_ = req;
   election_deadline_ = now + ElectionBackoff();
   a.log.push_back("term " + std::to_string(req.term) + ": asking the voters for a pre-vote (" +
@@ -188,12 +194,7 @@ void Failover::StartElection(TimePoint now, const World& w, Actions& a) {
   role_ = Role::kCandidate;
   votes_.clear();
   refusals_.clear();
-  FailoverMsg req = vote_request_;
-  req.type = MsgType::kVoteRequest;
-  req.term = state_.term;
-  req.timeline = w.pg.timeline;
-  req.lsn = w.pg.lsn;
-  req.primary = !w.pg.in_recovery;
+  FailoverMsg req = StandRequest(MsgType::kVoteRequest, state_.term, w);
   if (cfg_.IsVoter(cfg_.self) && VoteRefusal(now, req, w).empty()) {
     state_.voted_for = cfg_.self;
     votes_.insert(cfg_.self);

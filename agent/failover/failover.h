@@ -186,6 +186,7 @@ class Failover {
   // Standing is a pre-vote for the next term, then (on a majority) the election itself.
   void StartPreVote(TimePoint now, const World& w, const std::string& why, Actions& a);
   void StartElection(TimePoint now, const World& w, Actions& a);
+  FailoverMsg StandRequest(MsgType t, uint64_t term, const World& w) const;
   void SendRenewals(TimePoint now, Actions& a);
   void SendVoteRequests(TimePoint now, Actions& a);
   std::string VoteRefusal(TimePoint now, const FailoverMsg& m, const World& w) const;
