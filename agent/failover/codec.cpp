@@ -3,7 +3,10 @@
 namespace kw {
 namespace {
 
-constexpr uint8_t kVersion = 3;  // 3: pre-votes
+// The layout has not changed since version 2; pre-votes only added two message types, so
+// an agent of the release before them still renews leases and votes with this one (and
+// drops the pre-votes it cannot read, see PROTOCOL.md "Upgrades").
+constexpr uint8_t kVersion = 2;
 constexpr size_t kMaxReason = 200;
 
 void PutU64(std::string& out, uint64_t v) {
