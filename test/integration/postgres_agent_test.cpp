@@ -129,7 +129,10 @@ TEST_CASE("postgres agent: frozen server, stops and restarts, wrong password") {
   }
   std::sort(ms.begin(), ms.end());
   MESSAGE("while frozen: median " << ms[100] << " ms, max " << ms.back() << " ms");
-  CHECK(ms.back() < 10.0);
+  // No answer waits for the hung probe: one that did would take up to the check's 1 s
+  // timeout.  (How fast the answers are is the benchmark's business: a tighter bound here
+  // failed under make asan on a loaded machine, at 11.9 ms.)
+  CHECK(ms.back() < 250.0);
   pg.Thaw();
   ExpectSoon(agent, "/primary", 200);
 
