@@ -270,18 +270,24 @@ std::string Failover::VoteRefusal(TimePoint now, const FailoverMsg& m, const Wor
   return "";
 }
 
-void Failover::OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
-  FailoverMsg reply = Msg(MsgType::kVoteReply, std::max(state_.term, m.term), cfg_.self);
+// Refuses a vote or pre-vote request when rule 5 gives a reason: the reply carries this
+// node's own term (a candidate behind the cluster learns the term it is in) and the reason.
+bool Failover::RefuseVote(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
   std::string refusal = VoteRefusal(now, m, w);
-  if (!refusal.empty()) {
-    reply.term = state_.term;
-    reply.reason = refusal;
-    a.vote_refused = true;
-    a.log.push_back("term " + std::to_string(m.term) + ": refused vote to " + m.from + ": " +
-                    refusal);
-    Reply(m.from, reply, a);
-    return;
-  }
+  if (refusal.empty()) return false;
+  bool pre = m.type == MsgType::kPreVoteRequest;
+  FailoverMsg reply =
+      Msg(pre ? MsgType::kPreVoteReply : MsgType::kVoteReply, state_.term, cfg_.self);
+  reply.reason = refusal;
+  (pre ? a.prevote_refused : a.vote_refused) = true;
+  a.log.push_back("term " + std::to_string(m.term) + ": " +
+                  (pre ? "would not vote for " : "refused vote to ") + m.from + ": " + refusal);
+  Reply(m.from, reply, a);
+  return true;
+}
+
+void Failover::OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
+  if (RefuseVote(now, m, w, a)) return;
   if (m.term > state_.term) {
     if (role_ == Role::kLeader) LoseLeadership(now, w, m.from + " stands in a higher term", a);
     BecomeFollower("a higher term started", a);
@@ -291,6 +297,7 @@ void Failover::OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w
     state_.voted_for = m.from;
     a.durable = state_;
   }
+  FailoverMsg reply = Msg(MsgType::kVoteReply, state_.term, cfg_.self);
   reply.granted = true;
   a.vote_granted = true;
   a.log.push_back("term " + std::to_string(m.term) + ": voted for " + m.from + " (timeline " +
@@ -299,19 +306,11 @@ void Failover::OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w
 }
 
 // A voter answers a pre-vote with what it would answer the vote, and changes nothing: no
-// term, no vote, no lease.  A refusal carries its own term so that a pre-candidate behind
-// the cluster learns the term it is in.
+// term, no vote, no lease.
 void Failover::OnPreVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a) {
+  if (RefuseVote(now, m, w, a)) return;
   FailoverMsg reply = Msg(MsgType::kPreVoteReply, m.term, cfg_.self);
-  std::string refusal = VoteRefusal(now, m, w);
-  if (!refusal.empty()) {
-    reply.term = state_.term;
-    reply.reason = refusal;
-    a.prevote_refused = true;
-    a.log.push_back("term " + std::to_string(m.term) + ": would not vote for " + m.from + ": " +
-                    refusal);
-  }
-  reply.granted = refusal.empty();
+  reply.granted = true;
   Reply(m.from, reply, a);
 }
 

@@ -190,6 +190,7 @@ class Failover {
   void SendRenewals(TimePoint now, Actions& a);
   void SendVoteRequests(TimePoint now, Actions& a);
   std::string VoteRefusal(TimePoint now, const FailoverMsg& m, const World& w) const;
+  bool RefuseVote(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
   void OnVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
   void OnPreVoteRequest(TimePoint now, const FailoverMsg& m, const World& w, Actions& a);
   // A (pre-)vote reply that is not a grant: a higher term is adopted, a reason logged once.

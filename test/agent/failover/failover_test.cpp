@@ -8,7 +8,7 @@
 
 using namespace kw;
 using kw::test::Cfg;
-using kw::test::GrantPreVote;
+using kw::test::Grant;
 using kw::test::T;
 
 namespace {
@@ -161,7 +161,7 @@ TEST_CASE("a candidate's term seen in gossip does not depose a leader") {
   // Not moved to 9: it stands for its own lease in 3 + 1 (an agent restart).
   CHECK(leader.term() == 3);
   CHECK(leader.role() == Role::kPreCandidate);
-  GrantPreVote(leader, T(10), "lb1", w);
+  Grant(leader, T(10), MsgType::kPreVoteReply, "lb1", w);
   CHECK(leader.term() == 4);
   CHECK(leader.role() == Role::kCandidate);
 }
@@ -177,7 +177,7 @@ TEST_CASE("the primary wins its lease, serves, and fences when renewals stop") {
   REQUIRE(SentTo(pre, "lb1"));
   CHECK(SentTo(pre, "lb1")->type == MsgType::kPreVoteRequest);
   CHECK(SentTo(pre, "lb1")->term == 1);
-  Actions a = GrantPreVote(p, T(5), "lb1", w);
+  Actions a = Grant(p, T(5), MsgType::kPreVoteReply, "lb1", w);
   CHECK(p.role() == Role::kCandidate);
   CHECK(a.election_started);
   REQUIRE(a.durable);
@@ -186,25 +186,14 @@ TEST_CASE("the primary wins its lease, serves, and fences when renewals stop") {
   REQUIRE(SentTo(a, "lb1"));
   CHECK(SentTo(a, "lb1")->type == MsgType::kVoteRequest);
   CHECK(SentTo(a, "lb1")->primary);
-  FailoverMsg yes;
-  yes.type = MsgType::kVoteReply;
-  yes.from = "lb1";
-  yes.term = 1;
-  yes.granted = true;
-  Actions won = p.Receive(T(10), yes, w);
+  Actions won = Grant(p, T(10), MsgType::kVoteReply, "lb1", w);
   CHECK(won.elected);
   CHECK(p.role() == Role::kLeader);
   CHECK_FALSE(won.promote);                   // already a primary
   CHECK_FALSE(p.ServesPrimary(T(10), w.pg));  // no lease yet
   const FailoverMsg* renew = SentTo(won, "lb1");
   REQUIRE(renew);
-  FailoverMsg ack;
-  ack.type = MsgType::kLeaseAck;
-  ack.from = "lb1";
-  ack.term = 1;
-  ack.seq = renew->seq;
-  ack.granted = true;
-  p.Receive(T(20), ack, w);
+  Grant(p, T(20), MsgType::kLeaseAck, "lb1", w, renew->seq);
   CHECK(p.ServesPrimary(T(20), w.pg));
   CHECK(p.ServesPrimary(T(5009), w.pg));
   CHECK_FALSE(p.ServesPrimary(T(5010), w.pg));  // 5 s from the renewal's send time
@@ -229,14 +218,9 @@ TEST_CASE("a fence that failed is run again when the former primary's PostgreSQL
   w.pg = LocalPg{true, false, true, false, 1, 100};
   w.peers = {PgPeer("pg2", true, false, 1, 100)};
   p.Tick(T(0), w);  // stands in term 4 (its primary holds no lease)
-  GrantPreVote(p, T(5), "lb1", w);
+  Grant(p, T(5), MsgType::kPreVoteReply, "lb1", w);
   REQUIRE(p.role() == Role::kCandidate);
-  FailoverMsg yes;
-  yes.type = MsgType::kVoteReply;
-  yes.from = "lb1";
-  yes.term = 4;
-  yes.granted = true;
-  p.Receive(T(10), yes, w);
+  Grant(p, T(10), MsgType::kVoteReply, "lb1", w);
   REQUIRE(p.role() == Role::kLeader);
 
   World down = w;
@@ -394,26 +378,14 @@ TEST_CASE("a leader whose PostgreSQL is still read-only from an earlier fence li
   w.pg = LocalPg{true, false, false, false, 1, 100};  // primary, read-only
   w.peers = {PgPeer("pg2", true, false, 1, 100)};
   p.Tick(T(0), w);
-  GrantPreVote(p, T(5), "lb1", w);
-  FailoverMsg yes;
-  yes.type = MsgType::kVoteReply;
-  yes.from = "lb1";
-  yes.term = 4;
-  yes.granted = true;
-  p.Receive(T(10), yes, w);
+  Grant(p, T(5), MsgType::kPreVoteReply, "lb1", w);
+  Grant(p, T(10), MsgType::kVoteReply, "lb1", w);
   REQUIRE(p.role() == Role::kLeader);
   // lb1 acknowledges every renewal: the lease holds throughout.
   auto tick = [&](int t) {
     Actions a = p.Tick(T(t), w);
-    if (const FailoverMsg* renew = SentTo(a, "lb1")) {
-      FailoverMsg ack;
-      ack.type = MsgType::kLeaseAck;
-      ack.from = "lb1";
-      ack.term = 4;
-      ack.seq = renew->seq;
-      ack.granted = true;
-      p.Receive(T(t + 1), ack, w);
-    }
+    if (const FailoverMsg* renew = SentTo(a, "lb1"))
+      Grant(p, T(t + 1), MsgType::kLeaseAck, "lb1", w, renew->seq);
     return a;
   };
   Actions a = tick(100);

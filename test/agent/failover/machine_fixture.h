@@ -19,13 +19,16 @@ inline FailoverConfig Cfg(const std::string& self) {
 
 inline TimePoint T(int ms) { return TimePoint(milliseconds(1000000 + ms)); }
 
-// `voter` says yes to f's pre-vote for the next term; with f's own yes that is a majority
-// of the three voters, and f starts the election.
-inline Actions GrantPreVote(Failover& f, TimePoint now, const std::string& voter, const World& w) {
+// `voter` grants f's request of the round it is in: its pre-vote (for the next term), its
+// vote, or its lease renewal `seq` (in its term).  With f's own yes, one grant is a
+// majority of the three voters.
+inline Actions Grant(Failover& f, TimePoint now, MsgType reply, const std::string& voter,
+                     const World& w, uint64_t seq = 0) {
   FailoverMsg m;
-  m.type = MsgType::kPreVoteReply;
+  m.type = reply;
   m.from = voter;
-  m.term = f.term() + 1;
+  m.term = f.term() + (reply == MsgType::kPreVoteReply ? 1 : 0);
+  m.seq = seq;
   m.granted = true;
   return f.Receive(now, m, w);
 }

@@ -7,7 +7,7 @@
 
 using namespace kw;
 using kw::test::Cfg;
-using kw::test::GrantPreVote;
+using kw::test::Grant;
 using kw::test::T;
 
 namespace {
@@ -59,15 +59,10 @@ Failover Leader(World& w) {
   w.pg = Primary(900);
   w.peers = {Pg("pg2", false, 800), Voter("lb1")};
   p.Tick(T(0), w);
-  GrantPreVote(p, T(5), "lb1", w);
-  FailoverMsg yes = From("lb1", MsgType::kVoteReply, 4);
-  yes.granted = true;
-  Actions won = p.Receive(T(10), yes, w);
+  Grant(p, T(5), MsgType::kPreVoteReply, "lb1", w);
+  Actions won = Grant(p, T(10), MsgType::kVoteReply, "lb1", w);
   REQUIRE(p.role() == Role::kLeader);
-  FailoverMsg ack = From("lb1", MsgType::kLeaseAck, 4);
-  ack.seq = SentTo(won, "lb1", MsgType::kLeaseRenew)->seq;
-  ack.granted = true;
-  p.Receive(T(20), ack, w);
+  Grant(p, T(20), MsgType::kLeaseAck, "lb1", w, SentTo(won, "lb1", MsgType::kLeaseRenew)->seq);
   REQUIRE(p.ServesPrimary(T(30), w.pg));
   return p;
 }
@@ -136,7 +131,7 @@ TEST_CASE("switchover: the target stands only once its WAL reached the final pos
   Actions stood = t.Tick(T(200), w);
   CHECK(t.role() == Role::kPreCandidate);
   CHECK(SentTo(stood, "lb1", MsgType::kPreVoteRequest));
-  Actions voting = GrantPreVote(t, T(210), "lb1", w);
+  Actions voting = Grant(t, T(210), MsgType::kPreVoteReply, "lb1", w);
   CHECK(t.role() == Role::kCandidate);
   CHECK(t.term() == 5);
   CHECK(SentTo(voting, "lb1", MsgType::kVoteRequest));
@@ -163,7 +158,7 @@ TEST_CASE("switchover: a handoff is dropped once another term began") {
   t.Receive(T(0), From("pg1", MsgType::kStepDown, 4), w);
   t.Receive(T(0), h, w);
   t.Stand(T(100), "pg2", w);  // failover --to pg2 while it waits
-  GrantPreVote(t, T(110), "lb1", w);
+  Grant(t, T(110), MsgType::kPreVoteReply, "lb1", w);
   REQUIRE(t.term() == 5);
   t.Tick(T(3500), w);  // no majority within the election timeout
   REQUIRE(t.role() == Role::kFollower);
@@ -308,10 +303,7 @@ TEST_CASE("switchover: a target not yet seen as a replica is waited for up to a 
   Actions r = q.Tick(T(2000), w2);  // renewals go on meanwhile
   const FailoverMsg* renew = SentTo(r, "lb1", MsgType::kLeaseRenew);
   REQUIRE(renew);
-  FailoverMsg ack = From("lb1", MsgType::kLeaseAck, 4);
-  ack.seq = renew->seq;
-  ack.granted = true;
-  q.Receive(T(2010), ack, w2);
+  Grant(q, T(2010), MsgType::kLeaseAck, "lb1", w2, renew->seq);
   CHECK(q.role() == Role::kLeader);
   CHECK(Logged(q.Tick(T(100 + 5000), w2), "switchover to pg2 refused: it is not alive"));
   CHECK(q.role() == Role::kLeader);
